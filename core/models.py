@@ -1,0 +1,263 @@
+"""Data model: the SPOJ score table and the periodic-task run records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Now
+from django.utils import timezone
+
+
+def score_for(users: int) -> float:
+    """SPOJ's value of a classical problem: 80 / (40 + users)."""
+    return 80.0 / (40 + users)
+
+
+class Problem(models.Model):
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=255)
+    spoj_id = models.PositiveIntegerField()
+    users = models.PositiveIntegerField()
+    # Stored (not computed in SQL) so the table can be ordered and indexed by it.
+    score = models.FloatField()
+    acceptance = models.FloatField()
+    # Thumbs up minus thumbs down; null for problems nobody has rated.
+    quality = models.IntegerField(null=True, blank=True)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-score", "code"]
+        indexes = [
+            # The score page: active problems, highest score first (the default sort).
+            models.Index(fields=["active", "-score"], name="problem_active_score"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.name})"
+
+
+class ProblemHistory(models.Model):
+    """One row each time a problem's users count changes (and when it is first seen)."""
+
+    problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="history")
+    users = models.PositiveIntegerField()
+    score = models.FloatField()
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["recorded_at"]
+        indexes = [
+            # The problem page's chart: one problem's history in time order.
+            models.Index(fields=["problem", "recorded_at"], name="history_problem_time"),
+        ]
+        verbose_name_plural = "problem history"
+
+    def __str__(self) -> str:
+        return f"{self.problem_id} {self.users} users @ {self.recorded_at:%Y-%m-%d %H:%M}"
+
+
+class Scrape(models.Model):
+    """A successful scrape, written in the same transaction as the problems it changed."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    base_url = models.CharField(max_length=200)
+    pages = models.PositiveIntegerField()
+    problems = models.PositiveIntegerField()
+    new = models.PositiveIntegerField()
+    changed = models.PositiveIntegerField()
+    unchanged = models.PositiveIntegerField()
+    gone = models.PositiveIntegerField()
+
+    class Meta:
+        get_latest_by = "finished_at"
+        ordering = ["-finished_at"]
+
+    def __str__(self) -> str:
+        return f"scrape of {self.problems} problems @ {self.finished_at:%Y-%m-%d %H:%M}"
+
+
+# --- Periodic tasks ---------------------------------------------------------------
+
+
+class Task(models.Model):
+    """Operator-side state of a task declared in ``settings.SCHEDULED_TASKS``.
+
+    The schedule itself lives in settings; this row holds what the admin can
+    change at run time (enabled) and the notification streak marker. Rows are
+    created on demand for every declared task.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    enabled = models.BooleanField(
+        default=True, help_text="Disabled here, the task is skipped even if settings enable it."
+    )
+    # Set when the "N consecutive failures" mail went out; cleared by the
+    # recovery mail. Claimed with a conditional UPDATE so one mail per streak.
+    failure_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("run_task", "Can request a task run (run now / retry)")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Trigger(models.TextChoices):
+    CLOCK = "clock"
+    SCHEDULER = "scheduler"
+    MANUAL = "manual"
+    ADMIN = "admin"
+    RETRY = "retry"
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    INTERRUPTED = "interrupted"
+    ABANDONED = "abandoned"
+    MISSED = "missed"
+    SKIPPED = "skipped"
+
+
+FINISHED = (
+    Status.SUCCEEDED,
+    Status.FAILED,
+    Status.TIMED_OUT,
+    Status.INTERRUPTED,
+    Status.ABANDONED,
+    Status.MISSED,
+    Status.SKIPPED,
+)
+# Outcomes that count as a failure of the task (for retries, streaks, --check).
+FAILURES = (Status.FAILED, Status.TIMED_OUT, Status.INTERRUPTED, Status.ABANDONED)
+
+
+class TaskRunQuerySet(models.QuerySet["TaskRun"]):
+    def running(self) -> TaskRunQuerySet:
+        return self.filter(status=Status.RUNNING)
+
+    def queued(self) -> TaskRunQuerySet:
+        return self.filter(status=Status.QUEUED)
+
+    def finished(self) -> TaskRunQuerySet:
+        return self.filter(status__in=FINISHED)
+
+    def failed(self) -> TaskRunQuerySet:
+        return self.filter(status__in=FAILURES)
+
+    def stale(self, stale_after: float) -> TaskRunQuerySet:
+        """Running rows whose heartbeat (database time) is older than ``stale_after`` s."""
+        return self.running().filter(heartbeat_at__lt=Now() - timedelta(seconds=stale_after))
+
+    def latest_per_task(self, names: list[str]) -> dict[str, TaskRun]:
+        """The newest run (by tick, then attempt) of each named task, in one query.
+
+        Each task's newest row is found through the ``taskrun_task_latest``
+        index, so the cost does not grow with the number of past runs. Needs a
+        ``Task`` row per name (see ``core.scheduling``).
+        """
+        newest = (
+            TaskRun.objects.filter(task=OuterRef("name"))
+            .order_by("-scheduled_for", "-attempt", "-id")
+            .values("id")[:1]
+        )
+        ids = Task.objects.filter(name__in=names).annotate(last=Subquery(newest)).values("last")
+        return {run.task: run for run in self.filter(id__in=Subquery(ids))}
+
+
+class TaskRun(models.Model):
+    """One attempt at one tick of one task. The database enforces the guarantees:
+
+    * ``(task, scheduled_for, attempt)`` is unique, so each attempt at a tick is
+      claimed by exactly one INSERT, whoever races for it;
+    * at most one ``running`` row per task among runs with ``exclusive`` set
+      (tasks declared ``overlap="forbid"``), a partial unique index.
+    """
+
+    task = models.CharField(max_length=100)
+    scheduled_for = models.DateTimeField(help_text="The tick (UTC), or when the run was requested.")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    exclusive = models.BooleanField(
+        default=True, help_text="The task forbids overlapping runs (overlap='forbid')."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    host = models.CharField(max_length=200, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    output = models.TextField(blank=True)
+
+    objects = TaskRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-scheduled_for", "-attempt", "-id"]
+        get_latest_by = ["scheduled_for", "attempt"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "scheduled_for", "attempt"], name="taskrun_one_per_tick_attempt"
+            ),
+            models.UniqueConstraint(
+                fields=["task"],
+                condition=Q(status="running", exclusive=True),
+                name="taskrun_one_running_exclusive",
+            ),
+            models.CheckConstraint(condition=Q(attempt__gte=1), name="taskrun_attempt_positive"),
+        ]
+        indexes = [
+            # Last run / consecutive failures per task: WHERE task=? ORDER BY scheduled_for DESC.
+            models.Index(fields=["task", "-scheduled_for", "-attempt"], name="taskrun_task_latest"),
+            # The clock's poll for queued requests and the reaper's scan of running
+            # rows: WHERE status IN ('queued', 'running').
+            models.Index(
+                fields=["status"],
+                condition=Q(status__in=["queued", "running"]),
+                name="taskrun_active",
+            ),
+            # prune_runs and the admin's date filter: WHERE finished_at < ?.
+            models.Index(fields=["finished_at"], name="taskrun_finished_at"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.task} @ {self.scheduled_for:%Y-%m-%d %H:%M:%S} #{self.attempt} ({self.status})"
+        )
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    @property
+    def lateness(self) -> timedelta | None:
+        """How late the run started after its tick (started - scheduled)."""
+        if self.started_at:
+            return self.started_at - self.scheduled_for
+        return None
+
+
+__all__ = [
+    "FAILURES",
+    "FINISHED",
+    "Problem",
+    "ProblemHistory",
+    "Scrape",
+    "Status",
+    "Task",
+    "TaskRun",
+    "Trigger",
+    "score_for",
+]

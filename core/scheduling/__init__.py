@@ -1,0 +1,1 @@
+"""The periodic-task toolkit: turns management commands into scheduled tasks."""

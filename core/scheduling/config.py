@@ -1,0 +1,344 @@
+"""Parsing and validating ``settings.SCHEDULED_TASKS``, and computing ticks.
+
+A tick is the moment a task is due, in UTC. Cron ticks are evaluated in the
+task's timezone with cronsim (Debian cron semantics, DST-correct); ``every``
+ticks are aligned to the Unix epoch so every process computes the same ones.
+Iteration only ever goes forward and yields ticks strictly after its start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import get_commands
+
+NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+OPTIONS = {
+    "command",
+    "args",
+    "schedule",
+    "every",
+    "timezone",
+    "timeout",
+    "retries",
+    "retry_delay",
+    "overlap",
+    "catchup",
+    "starting_deadline",
+    "enabled",
+}
+OVERLAP_CHOICES = ("forbid", "allow")
+CATCHUP_CHOICES = ("latest", "all", "none")
+DEFAULT_TIMEOUT = 3600.0
+DEFAULT_RETRY_DELAY = 60.0
+MAX_STARTING_DEADLINE = 3600.0
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One validated entry of ``SCHEDULED_TASKS``."""
+
+    name: str
+    command: str
+    args: tuple[str, ...] = ()
+    schedule: str | None = None  # normalised 5-field cron (nicknames expanded)
+    every: int | None = None  # seconds
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = 0
+    retry_delay: float = DEFAULT_RETRY_DELAY
+    overlap: str = "forbid"
+    catchup: str = "latest"
+    starting_deadline: float | None = None  # None: min(one period, 1 hour)
+    enabled: bool = True
+    raw_schedule: str | None = None  # as written, for display
+
+    @property
+    def exclusive(self) -> bool:
+        return self.overlap == "forbid"
+
+    def ticks_after(self, start: datetime) -> Iterator[datetime]:
+        """Ticks strictly after ``start`` (aware), in UTC, in order, for ever."""
+        if self.every is not None:
+            n = self.every
+            first = (math.floor(start.timestamp()) // n + 1) * n
+            while True:
+                yield datetime.fromtimestamp(first, tz=UTC)
+                first += n
+        else:
+            assert self.schedule is not None
+            local = start.astimezone(self.timezone)
+            for tick in CronSim(self.schedule, local):
+                yield tick.astimezone(UTC)
+
+    def next_tick(self, after: datetime) -> datetime:
+        return next(self.ticks_after(after))
+
+    def ticks_between(self, after: datetime, until: datetime) -> list[datetime]:
+        """Ticks ``t`` with ``after < t <= until``."""
+        out = []
+        for tick in self.ticks_after(after):
+            if tick > until:
+                break
+            out.append(tick)
+        return out
+
+    def deadline_for(self, tick: datetime) -> timedelta:
+        """How late ``tick`` may start before it counts as missed."""
+        if self.starting_deadline is not None:
+            return timedelta(seconds=self.starting_deadline)
+        period = (self.next_tick(tick) - tick).total_seconds()
+        return timedelta(seconds=min(period, MAX_STARTING_DEADLINE))
+
+    def describe(self) -> str:
+        """The schedule in words."""
+        if self.every is not None:
+            return "every " + _seconds_in_words(self.every)
+        assert self.schedule is not None
+        words = CronSim(self.schedule, datetime.now(self.timezone)).explain()
+        tz = str(self.timezone)
+        return words if tz == "UTC" else f"{words} ({tz})"
+
+
+def _seconds_in_words(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}" + ("s" if count != 1 else "") if count != 1 else unit
+    return f"{seconds} seconds" if seconds != 1 else "second"
+
+
+class TaskConfigError(Exception):
+    def __init__(self, name: str, option: str, message: str, hint: str, id: str):
+        super().__init__(f"SCHEDULED_TASKS[{name!r}]: {message}")
+        self.name, self.option, self.message, self.hint, self.id = name, option, message, hint, id
+
+
+def _number(name: str, option: str, value: Any, *, integer: bool = False) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and integer and not float(value).is_integer():
+        ok = False
+    if not ok or value < 0:
+        kind = "a whole number" if integer else "a number of seconds"
+        raise TaskConfigError(
+            name,
+            option,
+            f"{option}={value!r} must be {kind} >= 0.",
+            f"Set {option} to {kind}, e.g. {option}=60.",
+            "core.E007",
+        )
+    return float(value)
+
+
+def parse_task(name: str, entry: Any, default_tz: str) -> TaskSpec:
+    """Validate one entry; raise ``TaskConfigError`` on the first problem."""
+    if not isinstance(entry, Mapping):
+        raise TaskConfigError(
+            name,
+            "",
+            f"must be a dict of options, not {type(entry).__name__}.",
+            'Declare tasks as {"name": {"schedule": "0 3 * * *"}}.',
+            "core.E001",
+        )
+    unknown = sorted(set(entry) - OPTIONS)
+    if unknown:
+        raise TaskConfigError(
+            name,
+            unknown[0],
+            f"unknown option {unknown[0]!r}.",
+            "Known options: " + ", ".join(sorted(OPTIONS)) + ".",
+            "core.E002",
+        )
+    command = entry.get("command", name)
+    if not isinstance(command, str) or command not in get_commands():
+        raise TaskConfigError(
+            name,
+            "command",
+            f"command {command!r} is not an installed management command.",
+            "Set 'command' to a command listed by `python manage.py help`.",
+            "core.E005",
+        )
+    args = entry.get("args", [])
+    if not isinstance(args, list | tuple) or not all(isinstance(a, str) for a in args):
+        raise TaskConfigError(
+            name,
+            "args",
+            "args must be a list of strings.",
+            'For example "args": ["--days", "30"].',
+            "core.E009",
+        )
+    has_schedule, has_every = "schedule" in entry, "every" in entry
+    if has_schedule == has_every:
+        raise TaskConfigError(
+            name,
+            "schedule",
+            "give exactly one of 'schedule' (cron) or 'every' (seconds), not "
+            + ("both." if has_schedule else "neither."),
+            'For example "schedule": "0 3 * * *" or "every": 600.',
+            "core.E003",
+        )
+    tz_name = entry.get("timezone", default_tz)
+    try:
+        tz = ZoneInfo(tz_name) if isinstance(tz_name, str) and tz_name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = None
+    if tz is None:
+        raise TaskConfigError(
+            name,
+            "timezone",
+            f"timezone {tz_name!r} is not a known IANA time zone.",
+            'Use a name like "UTC" or "Europe/London".',
+            "core.E006",
+        )
+    schedule = every = None
+    raw_schedule = None
+    if has_schedule:
+        raw_schedule = entry["schedule"]
+        schedule = _parse_cron(name, raw_schedule)
+    else:
+        every_value = entry["every"]
+        _number(name, "every", every_value, integer=True)
+        if every_value < 1:
+            raise TaskConfigError(
+                name,
+                "every",
+                "every must be at least 1 second.",
+                "Use a whole number of seconds >= 1.",
+                "core.E007",
+            )
+        every = int(every_value)
+    choices = {}
+    for option, allowed in (("overlap", OVERLAP_CHOICES), ("catchup", CATCHUP_CHOICES)):
+        value = entry.get(option, allowed[0])
+        if value not in allowed:
+            raise TaskConfigError(
+                name,
+                option,
+                f"{option}={value!r} is not one of {', '.join(allowed)}.",
+                f"Use {option}={allowed[0]!r} (the default) or another listed value.",
+                "core.E008",
+            )
+        choices[option] = value
+    enabled = entry.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise TaskConfigError(
+            name, "enabled", "enabled must be True or False.", "Use a boolean.", "core.E009"
+        )
+    deadline = entry.get("starting_deadline")
+    timeout = _number(name, "timeout", entry.get("timeout", DEFAULT_TIMEOUT))
+    if timeout == 0:
+        raise TaskConfigError(
+            name, "timeout", "timeout must be above 0.", "Use seconds, e.g. 3600.", "core.E007"
+        )
+    return TaskSpec(
+        name=name,
+        command=command,
+        args=tuple(args),
+        schedule=schedule,
+        every=every,
+        timezone=tz,
+        timeout=timeout,
+        retries=int(_number(name, "retries", entry.get("retries", 0), integer=True)),
+        retry_delay=_number(name, "retry_delay", entry.get("retry_delay", DEFAULT_RETRY_DELAY)),
+        overlap=choices["overlap"],
+        catchup=choices["catchup"],
+        starting_deadline=None
+        if deadline is None
+        else _number(name, "starting_deadline", deadline),
+        enabled=enabled,
+        raw_schedule=raw_schedule,
+    )
+
+
+def _parse_cron(name: str, raw: Any) -> str:
+    expr = raw.strip() if isinstance(raw, str) else raw
+    if isinstance(expr, str) and expr.lower() in NICKNAMES:
+        return NICKNAMES[expr.lower()]
+    problem = None
+    if not isinstance(expr, str) or len(expr.split()) != 5:
+        problem = "a cron expression has 5 fields (minute hour day month weekday)"
+    else:
+        try:
+            next(iter(CronSim(expr, datetime.now(UTC))))
+        except (CronSimError, StopIteration) as exc:
+            problem = str(exc) or "it never matches"
+    if problem:
+        raise TaskConfigError(
+            name,
+            "schedule",
+            f"schedule {raw!r} is not a valid cron expression: {problem}.",
+            'Use 5-field cron ("0 3 * * *") or @hourly/@daily/@weekly/@monthly/@yearly.',
+            "core.E004",
+        )
+    return expr
+
+
+def parse_tasks(raw: Any, default_tz: str) -> tuple[dict[str, TaskSpec], list[TaskConfigError]]:
+    if not isinstance(raw, Mapping):
+        return {}, [
+            TaskConfigError(
+                "*",
+                "",
+                "SCHEDULED_TASKS must be a dict of task name to options.",
+                'For example {"scrape_spoj": {"schedule": "0 3 * * *"}}.',
+                "core.E001",
+            )
+        ]
+    specs: dict[str, TaskSpec] = {}
+    errors: list[TaskConfigError] = []
+    for name, entry in raw.items():
+        if not isinstance(name, str) or not name or len(name) > 100:
+            errors.append(
+                TaskConfigError(
+                    str(name),
+                    "",
+                    "task names must be non-empty strings of at most 100 characters.",
+                    "Rename the task.",
+                    "core.E001",
+                )
+            )
+            continue
+        try:
+            specs[name] = parse_task(name, entry, default_tz)
+        except TaskConfigError as exc:
+            errors.append(exc)
+    return specs, errors
+
+
+def get_tasks() -> dict[str, TaskSpec]:
+    """The declared tasks; raises ``ImproperlyConfigured`` if any entry is invalid."""
+    specs, errors = parse_tasks(getattr(settings, "SCHEDULED_TASKS", {}), settings.TIME_ZONE)
+    if errors:
+        raise ImproperlyConfigured("; ".join(str(e) for e in errors))
+    return specs
+
+
+def check_scheduled_tasks(**kwargs: Any) -> list[checks.CheckMessage]:
+    """System check: every SCHEDULED_TASKS entry is valid (ids core.E001-E009)."""
+    _, errors = parse_tasks(getattr(settings, "SCHEDULED_TASKS", {}), settings.TIME_ZONE)
+    return [
+        checks.Error(
+            f"SCHEDULED_TASKS[{e.name!r}]: {e.message}",
+            hint=e.hint,
+            obj="settings.SCHEDULED_TASKS",
+            id=e.id,
+        )
+        for e in errors
+    ]

@@ -1,0 +1,227 @@
+"""Settings for spojscore. Everything comes from the environment (12-factor).
+
+See ``DESIGN.md`` / the README for the table of variables. This module imports
+without a database and without network access, because Heroku runs
+``collectstatic`` at build time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from spojscore.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Heroku sets DYNO on every dyno; CI=true marks Heroku CI, where production
+# settings must not apply (getting-started's settings.py uses the same test).
+IS_HEROKU_APP = "DYNO" in os.environ and "CI" not in os.environ
+ENVIRONMENT = env_str("ENVIRONMENT", "production")
+
+DEBUG = env_bool("DJANGO_DEBUG", ENVIRONMENT == "development")
+
+_secret = os.environ.get("DJANGO_SECRET_KEY", "")
+if _secret:
+    SECRET_KEY = _secret
+elif DEBUG:
+    # Development only: a fresh key per process (sessions do not survive restarts).
+    SECRET_KEY = "dev-insecure-" + secrets.token_urlsafe(40)
+else:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is required when DEBUG is off "
+        "(set DJANGO_SECRET_KEY, or ENVIRONMENT=development for local work)."
+    )
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"] if IS_HEROKU_APP else ["localhost", "127.0.0.1"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    # Serve static files with WhiteNoise under runserver too, as in production.
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "core",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # https://whitenoise.readthedocs.io/en/stable/django.html#enable-whitenoise
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "spojscore.urls"
+WSGI_APPLICATION = "spojscore.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+_SQLITE_DEFAULT = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+
+
+def sqlite_options() -> dict[str, Any]:
+    """Options that let several processes (clocks, runtasks, web) share one SQLite file.
+
+    WAL lets readers run beside a writer; IMMEDIATE transactions take the write
+    lock up front so two writers queue on ``timeout`` instead of failing with
+    "database is locked" on a read-to-write upgrade.
+    """
+    return {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+
+def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict[str, Any]:
+    """A DATABASES entry for ``url``; a malformed URL names ``variable``."""
+    try:
+        database: dict[str, Any] = dict(
+            dj_database_url.parse(
+                url,
+                # Persistent connections, checked before reuse:
+                # https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
+                conn_max_age=env_int("CONN_MAX_AGE", 600, minimum=0),
+                conn_health_checks=True,
+            )
+        )
+    except (ValueError, KeyError) as exc:
+        raise ImproperlyConfigured(f"{variable} is malformed: {exc}") from None
+    if not database.get("ENGINE"):
+        raise ImproperlyConfigured(f"{variable} names no supported database engine.")
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("OPTIONS", {}).update(sqlite_options())
+    return database
+
+
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": database_from_url(os.environ.get("DATABASE_URL") or _SQLITE_DEFAULT)
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+# --- Static files (WhiteNoise) -------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        # Hashed names + gzip/brotli copies, served forever-cacheable:
+        # https://whitenoise.readthedocs.io/en/stable/django.html#add-compression-and-caching-support
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        ),
+    },
+}
+
+# --- Security (production behind Heroku's router) -------------------------------
+if IS_HEROKU_APP:
+    # Heroku's router terminates TLS and sets X-Forwarded-Proto:
+    # https://devcenter.heroku.com/articles/http-routing#heroku-headers
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    # Heroku's own health checks and monitors may call /healthz over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Mail (failure notifications go to ADMINS) ----------------------------------
+ADMINS = [(addr, addr) for addr in env_list("ADMINS", [])]
+SERVER_EMAIL = env_str("SERVER_EMAIL", "spojscore@localhost")
+DEFAULT_FROM_EMAIL = SERVER_EMAIL
+if os.environ.get("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env_str("EMAIL_HOST", "")
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# --- Logging: one line per event on stdout (Heroku's log router reads it) -------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not a logging level.")
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "%(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "line",
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # Request bodies and settings never reach the log at INFO.
+        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "core": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+    },
+}
+
+# --- The SPOJ scraper ------------------------------------------------------------
+SPOJ_BASE_URL = env_str("SPOJ_BASE_URL", "https://www.spoj.com").rstrip("/")
+SPOJ_REQUEST_DELAY = env_float("SPOJ_REQUEST_DELAY", 1.0, minimum=0.0)
+
+# --- Periodic tasks (see README "Periodic tasks") ---------------------------------
+SCHEDULED_TASKS: dict[str, dict[str, Any]] = {
+    "scrape_spoj": {"schedule": "0 3 * * *"},
+    "prune_runs": {"schedule": "@daily", "args": ["--days", "30"]},
+}
+# Seconds between heartbeats of a running task, and age after which a run whose
+# heartbeat stopped is marked abandoned. Environment-overridable so tests and
+# operators can shorten them.
+SCHEDULED_TASKS_HEARTBEAT = env_float("SCHEDULED_TASKS_HEARTBEAT", 15.0, minimum=0.1)
+SCHEDULED_TASKS_STALE_AFTER = env_float("SCHEDULED_TASKS_STALE_AFTER", 60.0, minimum=0.5)
+SCHEDULED_TASKS_NOTIFY_AFTER = env_int("SCHEDULED_TASKS_NOTIFY_AFTER", 3, minimum=1)
+# How often a sleeping clock wakes to pick up admin "run now" requests.
+SCHEDULED_TASKS_POLL = env_float("SCHEDULED_TASKS_POLL", 5.0, minimum=0.05)
