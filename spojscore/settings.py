@@ -225,3 +225,11 @@ SCHEDULED_TASKS_STALE_AFTER = env_float("SCHEDULED_TASKS_STALE_AFTER", 60.0, min
 SCHEDULED_TASKS_NOTIFY_AFTER = env_int("SCHEDULED_TASKS_NOTIFY_AFTER", 3, minimum=1)
 # How often a sleeping clock wakes to pick up admin "run now" requests.
 SCHEDULED_TASKS_POLL = env_float("SCHEDULED_TASKS_POLL", 5.0, minimum=0.05)
+# Seconds a timed-out task gets between SIGTERM and SIGKILL.
+SCHEDULED_TASKS_KILL_GRACE = env_float("SCHEDULED_TASKS_KILL_GRACE", 10.0, minimum=0.0)
+# Seconds a stopping clock lets running tasks finish before interrupting them
+# (Heroku sends SIGKILL 30 s after SIGTERM; the clock must be gone by then).
+SCHEDULED_TASKS_SHUTDOWN_GRACE = env_float("SCHEDULED_TASKS_SHUTDOWN_GRACE", 20.0, minimum=0.0)
+# How far back missed ticks are recorded after downtime (seconds), and at most how many.
+SCHEDULED_TASKS_CATCHUP_WINDOW = env_float("SCHEDULED_TASKS_CATCHUP_WINDOW", 86400.0, minimum=1.0)
+SCHEDULED_TASKS_MAX_CATCHUP_TICKS = env_int("SCHEDULED_TASKS_MAX_CATCHUP_TICKS", 1000, minimum=1)

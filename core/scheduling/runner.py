@@ -1,0 +1,541 @@
+"""Running claimed task runs in child processes, and watching over them.
+
+Every run executes in its own child, forked from the already-loaded Django
+process (a fresh interpreter would cost ~0.4 s of lateness per start). The
+parent — a clock, ``runtasks`` or a manual ``manage.py`` invocation — is the
+supervisor: it heartbeats the run rows, enforces timeouts, collects output and
+records how each run ended. A crashing, leaking or hanging task cannot take the
+supervisor down (guarantee 6).
+
+Fork safety: the parent closes its database connections before forking, so
+parent and child never share a socket, and the supervisor is single-threaded.
+The child becomes the leader of its own process group (timeouts kill the whole
+group) and asks the kernel to SIGKILL it if the supervisor dies, so a killed
+clock never leaves an orphan running the task while the row is reaped as
+abandoned.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import ctypes
+import errno
+import logging
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command, load_command_class
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
+from django.db import DatabaseError, connections
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from core.models import Status, TaskRun
+
+log = logging.getLogger("core.scheduling")
+
+OUTPUT_TAIL = 64 * 1024
+ERROR_MAX = 256 * 1024
+PR_SET_PDEATHSIG = 1
+
+
+def host_name() -> str:
+    """The dyno name on Heroku (``clock.1``), the host name elsewhere; with the pid."""
+    return f"{os.environ.get('DYNO') or socket.gethostname()}:{os.getpid()}"
+
+
+def retry_once(step: Callable[[], Any], what: str) -> Any:
+    """Run an idempotent bookkeeping ``step``; after a lost connection, reconnect and retry once.
+
+    A database restart breaks the open connection: the first attempt fails with
+    OperationalError/InterfaceError, closing the connection makes Django open a
+    new one on the retry (guarantee 7).
+    """
+    try:
+        return step()
+    except DatabaseError as exc:
+        log.warning("database error during %s (%s); reconnecting and retrying once", what, exc)
+        connections.close_all()
+        return step()
+
+
+@dataclass
+class Outcome:
+    """How a run ended, as recorded (or waiting to be recorded) in its row."""
+
+    run_id: int
+    task: str
+    status: str
+    exit_code: int | None
+    seconds: float
+    error: str = ""
+    output: str = ""
+
+
+@dataclass
+class Child:
+    run_id: int
+    task: str
+    pid: int
+    out_fd: int
+    err_fd: int
+    timeout: float
+    started: float = field(default_factory=time.monotonic)
+    output: bytearray = field(default_factory=bytearray)
+    error: bytearray = field(default_factory=bytearray)
+    decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace")
+    )
+    pending_line: str = ""
+    stop_reason: str | None = None  # "timeout" or "shutdown", once we signalled it
+    kill_at: float | None = None
+    exit_status: int | None = None  # raw waitpid status once reaped
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.timeout
+
+
+def _child_main(
+    run_id: int,
+    command: str | BaseCommand,
+    args: Sequence[str],
+    options: dict[str, Any] | None,
+    out_w: int,
+    err_w: int,
+) -> int:
+    """Body of the forked child. Returns the exit code (the caller ``os._exit``s)."""
+    os.setpgid(0, 0)
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    with contextlib.suppress(ValueError):
+        signal.set_wakeup_fd(-1)
+    if os.getppid() == 1:  # the supervisor died between fork and prctl
+        return 137
+    os.dup2(out_w, 1)
+    os.dup2(out_w, 2)
+    os.close(out_w)
+    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
+    code = 0
+    try:
+        # The child stamps started_at as the command begins: lateness is real.
+        TaskRun.objects.filter(pk=run_id).update(
+            started_at=timezone.now(), host=host_name(), heartbeat_at=Now()
+        )
+        if isinstance(command, BaseCommand):
+            assert options is not None
+            # The command object was built before the fork, around the old streams.
+            command.stdout = OutputWrapper(sys.stdout)
+            command.stderr = OutputWrapper(sys.stderr)
+            command.execute(*args, **options)
+        else:
+            call_command(command, *args)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except CommandError as exc:
+        sys.stderr.write(f"CommandError: {exc}\n")
+        os.write(err_w, traceback.format_exc().encode("utf-8", "replace")[-ERROR_MAX:])
+        code = exc.returncode or 1
+    except BaseException:
+        tb = traceback.format_exc()
+        sys.stderr.write(tb)
+        os.write(err_w, tb.encode("utf-8", "replace")[-ERROR_MAX:])
+        code = 1
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        with contextlib.suppress(Exception):
+            connections.close_all()
+    return code
+
+
+class Supervisor:
+    """Starts runs in child processes and watches them until they end.
+
+    ``echo`` receives each complete line a child prints (the clock prefixes
+    and logs them; a manual run writes them straight to the terminal).
+    """
+
+    def __init__(self, *, echo: Callable[[Child, str], None] | None = None) -> None:
+        self.children: dict[int, Child] = {}
+        self.echo = echo
+        self.selector = selectors.DefaultSelector()
+        self.heartbeat_every = float(settings.SCHEDULED_TASKS_HEARTBEAT)
+        self.kill_grace = float(settings.SCHEDULED_TASKS_KILL_GRACE)
+        self.next_heartbeat = time.monotonic() + self.heartbeat_every
+        # Outcomes not yet written because the database was unreachable.
+        self.unrecorded: list[Outcome] = []
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self.selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._old_wakeup_fd: int | None = None
+        self._old_sigchld: Any = None
+
+    # -- signals ------------------------------------------------------------------
+    def install_wakeup(self) -> None:
+        """Wake ``wait`` on any handled signal (SIGCHLD, SIGTERM...) without polling."""
+        self._old_wakeup_fd = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        self._old_sigchld = signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+
+    def uninstall_wakeup(self) -> None:
+        if self._old_wakeup_fd is not None:
+            signal.set_wakeup_fd(self._old_wakeup_fd)
+            signal.signal(signal.SIGCHLD, self._old_sigchld)
+            self._old_wakeup_fd = None
+
+    def close(self) -> None:
+        self.uninstall_wakeup()
+        self.selector.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    # -- starting -----------------------------------------------------------------
+    def start(
+        self,
+        run: TaskRun,
+        command: str | BaseCommand,
+        args: Sequence[str] = (),
+        *,
+        timeout: float,
+        options: dict[str, Any] | None = None,
+    ) -> Child:
+        """Fork a child that runs ``command`` for the already-claimed ``run``."""
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        # Never share a database socket with the child (see module docstring).
+        connections.close_all()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 1
+            try:
+                os.close(out_r)
+                os.close(err_r)
+                code = _child_main(run.pk, command, args, options, out_w, err_w)
+            finally:
+                os._exit(code)
+        os.close(out_w)
+        os.close(err_w)
+        os.set_blocking(out_r, False)
+        os.set_blocking(err_r, False)
+        child = Child(run.pk, run.task, pid, out_r, err_r, timeout)
+        self.selector.register(out_r, selectors.EVENT_READ, (child, "out"))
+        self.selector.register(err_r, selectors.EVENT_READ, (child, "err"))
+        self.children[pid] = child
+        log.info("started %s run #%s in pid %s", run.task, run.pk, pid)
+        return child
+
+    # -- waiting ------------------------------------------------------------------
+    def next_wakeup(self) -> float:
+        """The monotonic time by which ``wait`` must run again (heartbeat, timeouts)."""
+        times = [self.next_heartbeat] if self.children or self.unrecorded else []
+        for child in self.children.values():
+            times.append(child.kill_at if child.kill_at is not None else child.deadline)
+        return min(times, default=float("inf"))
+
+    def wait(self, until: float) -> list[Outcome]:
+        """Block until ``until`` (monotonic), a signal, or a child's end; return endings.
+
+        Reads child output, heartbeats, enforces timeouts and records outcomes.
+        """
+        timeout = max(0.0, min(until, self.next_wakeup()) - time.monotonic())
+        for key, _ in self.selector.select(timeout):
+            if key.data is None:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(self._wake_r, 512):
+                        pass
+            else:
+                child, stream = key.data
+                self._read(child, stream)
+        return self.tend()
+
+    def tend(self) -> list[Outcome]:
+        """Housekeeping without blocking: reap, time out, heartbeat, record."""
+        self._enforce_timeouts()
+        finished = self._reap()
+        if time.monotonic() >= self.next_heartbeat:
+            self._heartbeat()
+        if self.unrecorded:
+            self._flush_unrecorded()
+        return finished
+
+    def _read(self, child: Child, stream: str) -> None:
+        fd = child.out_fd if stream == "out" else child.err_fd
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EBADF:
+                raise
+            data = b""
+        if not data:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(fd)
+            return
+        if stream == "err":
+            child.error += data
+            del child.error[:-ERROR_MAX]
+            return
+        child.output += data
+        del child.output[:-OUTPUT_TAIL]
+        if self.echo is not None:
+            text = child.pending_line + child.decoder.decode(data)
+            *lines, child.pending_line = text.split("\n")
+            for line in lines:
+                self.echo(child, line)
+
+    def _drain(self, child: Child) -> None:
+        for stream, fd in (("out", child.out_fd), ("err", child.err_fd)):
+            while True:
+                try:
+                    data = os.read(fd, 65536)
+                except (BlockingIOError, OSError):
+                    break
+                if not data:
+                    break
+                if stream == "err":
+                    child.error += data
+                    del child.error[:-ERROR_MAX]
+                else:
+                    child.output += data
+                    del child.output[:-OUTPUT_TAIL]
+                    if self.echo is not None:
+                        text = child.pending_line + child.decoder.decode(data)
+                        *lines, child.pending_line = text.split("\n")
+                        for line in lines:
+                            self.echo(child, line)
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(fd)
+            os.close(fd)
+        if self.echo is not None and child.pending_line:
+            self.echo(child, child.pending_line)
+            child.pending_line = ""
+
+    # -- stopping -----------------------------------------------------------------
+    def _signal(self, child: Child, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, sig)
+
+    def _enforce_timeouts(self) -> None:
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.kill_at is not None and now >= child.kill_at:
+                self._signal(child, signal.SIGKILL)
+                child.kill_at = float("inf")
+            elif child.stop_reason is None and now >= child.deadline:
+                log.warning(
+                    "%s run #%s passed its timeout of %ss; terminating",
+                    child.task,
+                    child.run_id,
+                    f"{child.timeout:g}",
+                )
+                child.stop_reason = "timeout"
+                self._signal(child, signal.SIGTERM)
+                child.kill_at = now + self.kill_grace
+
+    def interrupt_all(self, grace: float, sig: int = signal.SIGTERM) -> None:
+        """Ask every child to stop; SIGKILL those still running after ``grace`` s."""
+        kill_at = time.monotonic() + grace
+        for child in self.children.values():
+            if child.stop_reason is None:
+                child.stop_reason = "shutdown"
+            self._signal(child, sig)
+            child.kill_at = min(child.kill_at or kill_at, kill_at)
+
+    # -- ending -------------------------------------------------------------------
+    def _reap(self) -> list[Outcome]:
+        finished = []
+        for pid, child in list(self.children.items()):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0x7F00  # reaped elsewhere: unknown exit, treat as failure
+            if done == 0:
+                continue
+            child.exit_status = status
+            self._drain(child)
+            del self.children[pid]
+            # Kill leftovers of the task's process group (daemonised grandchildren).
+            self._signal(child, signal.SIGKILL)
+            outcome = self._outcome(child, status)
+            finished.append(outcome)
+            self._record(outcome)
+        return finished
+
+    def _outcome(self, child: Child, status: int) -> Outcome:
+        seconds = time.monotonic() - child.started
+        output = child.output.decode("utf-8", "replace")
+        error = child.error.decode("utf-8", "replace")
+        exit_code: int | None
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            exit_code = -sig
+            name = signal.Signals(sig).name
+            if child.stop_reason == "timeout":
+                result = Status.TIMED_OUT
+                error = error or f"timed out after {child.timeout:g} s; stopped with {name}"
+            elif child.stop_reason == "shutdown":
+                result = Status.INTERRUPTED
+                error = error or f"interrupted by shutdown ({name})"
+            elif sig == signal.SIGKILL:
+                # Killed from outside (OOM killer, an operator): the process
+                # vanished without a word, which is what "abandoned" records.
+                result = Status.ABANDONED
+                error = error or "the task's process was killed by SIGKILL"
+            else:
+                result = Status.FAILED
+                error = error or f"the task's process died of {name}"
+        else:
+            exit_code = os.WEXITSTATUS(status)
+            if exit_code == 0:
+                result = Status.SUCCEEDED
+            elif child.stop_reason == "timeout":
+                result = Status.TIMED_OUT
+                error = error or f"timed out after {child.timeout:g} s"
+            elif child.stop_reason == "shutdown":
+                result = Status.INTERRUPTED
+                error = error or "interrupted by shutdown"
+            else:
+                result = Status.FAILED
+                error = error or _last_lines(output) or f"exit code {exit_code}"
+        return Outcome(child.run_id, child.task, result, exit_code, seconds, error, output)
+
+    def _record(self, outcome: Outcome) -> None:
+        try:
+            retry_once(lambda: record_outcome(outcome), f"recording run #{outcome.run_id}")
+        except DatabaseError as exc:
+            log.error(
+                "could not record %s run #%s as %s (%s); will retry",
+                outcome.task,
+                outcome.run_id,
+                outcome.status,
+                exc,
+            )
+            self.unrecorded.append(outcome)
+
+    def _flush_unrecorded(self) -> None:
+        pending, self.unrecorded = self.unrecorded, []
+        for outcome in pending:
+            self._record(outcome)
+
+    def _heartbeat(self) -> None:
+        self.next_heartbeat = time.monotonic() + self.heartbeat_every
+        if not self.children:
+            return
+        ids = [child.run_id for child in self.children.values()]
+        try:
+            updated = retry_once(
+                lambda: TaskRun.objects.filter(pk__in=ids, status=Status.RUNNING).update(
+                    heartbeat_at=Now()
+                ),
+                "heartbeat",
+            )
+        except DatabaseError as exc:
+            log.warning("heartbeat failed (%s); will try again", exc)
+            return
+        if updated < len(ids):
+            self._drop_lost_claims(ids)
+
+    def _drop_lost_claims(self, ids: list[int]) -> None:
+        """Stop children whose row is no longer ``running`` (reaped as abandoned elsewhere).
+
+        Another process may already run the task again; ours must not overlap it.
+        """
+        still = set(
+            TaskRun.objects.filter(pk__in=ids, status=Status.RUNNING).values_list("pk", flat=True)
+        )
+        for child in self.children.values():
+            if child.run_id not in still and child.stop_reason is None:
+                log.warning(
+                    "%s run #%s lost its claim (marked finished elsewhere); stopping it",
+                    child.task,
+                    child.run_id,
+                )
+                child.stop_reason = "shutdown"
+                self._signal(child, signal.SIGTERM)
+                child.kill_at = time.monotonic() + self.kill_grace
+
+    def run_to_end(self, until: float = float("inf")) -> list[Outcome]:
+        """Wait for every child to end (or ``until``); the caller handles signals."""
+        outcomes: list[Outcome] = []
+        while self.children and time.monotonic() < until:
+            outcomes += self.wait(until)
+        return outcomes
+
+
+def record_outcome(outcome: Outcome) -> None:
+    """Write a run's ending; only a row still ``running`` is changed."""
+    updated = TaskRun.objects.filter(pk=outcome.run_id, status=Status.RUNNING).update(
+        status=outcome.status,
+        finished_at=timezone.now(),
+        exit_code=outcome.exit_code,
+        error=outcome.error,
+        output=outcome.output,
+    )
+    if updated:
+        log.info(
+            "finished %s run #%s: %s in %.3f s",
+            outcome.task,
+            outcome.run_id,
+            outcome.status,
+            outcome.seconds,
+        )
+        _notify(outcome.run_id)
+    else:
+        current = TaskRun.objects.filter(pk=outcome.run_id).values_list("status", flat=True).first()
+        log.warning(
+            "%s run #%s ended %s but was already recorded as %s; kept that",
+            outcome.task,
+            outcome.run_id,
+            outcome.status,
+            current,
+        )
+
+
+def _notify(run_id: int) -> None:
+    from core.scheduling import notify
+
+    try:
+        run = TaskRun.objects.get(pk=run_id)
+        notify.run_finished(run)
+    except Exception:
+        log.exception("failure notification for run #%s failed", run_id)
+
+
+def _last_lines(text: str, n: int = 20) -> str:
+    return "\n".join(text.rstrip().splitlines()[-n:])
+
+
+def parse_command(
+    command: str, argv: Sequence[str]
+) -> tuple[BaseCommand, list[str], dict[str, Any]]:
+    """Load ``command`` and parse ``argv`` as the command line would (errors exit 2)."""
+    from django.core.management import get_commands
+
+    app = get_commands()[command]
+    cmd = app if isinstance(app, BaseCommand) else load_command_class(app, command)
+    # As run_from_argv does: parser errors print usage and exit 2.
+    cmd._called_from_command_line = True  # type: ignore[attr-defined]
+    parser = cmd.create_parser(os.path.basename(sys.argv[0]), command)
+    options = vars(parser.parse_args(list(argv)))
+    args = list(options.pop("args", ()))
+    return cmd, args, options
