@@ -249,10 +249,17 @@ def start_spoj_server(processes: ProcessSet) -> str:
     """Start the local SPOJ fixture server; return its base URL once it answers."""
     port = free_port()
     env = production_env()
-    processes.start("spoj", [sys.executable, "-m", "tests.spoj_server", "--port", str(port)], env)
+    server = processes.start(
+        "spoj", [sys.executable, "-m", "tests.spoj_server", "--port", str(port)], env
+    )
     base_url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        assert server.alive(), server.output()
+        return http_get(f"{base_url}/problems/classical/sort=0,start=0").status == 200
+
     wait_for(
-        lambda: http_get(f"{base_url}/problems/classical/sort=0,start=0").status == 200,
+        answers,
         timeout=30,
         what="the local SPOJ server",
     )
@@ -264,8 +271,13 @@ def start_web(processes: ProcessSet, env: dict[str, str], name: str = "web") -> 
     port = free_port()
     web = processes.start(name, read_procfile()["web"], {**env, "PORT": str(port)})
     url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        assert web.alive(), web.output()
+        return http_get(f"{url}/healthz").status == 200
+
     wait_for(
-        lambda: web.alive() and http_get(f"{url}/healthz").status == 200,
+        answers,
         timeout=60,
         what=f"gunicorn on {url}",
     )
@@ -290,26 +302,27 @@ def is_postgres(url: str | None) -> bool:
 
 
 @contextlib.contextmanager
-def throwaway_database(tmp_path: Path, password: str = "") -> Iterator[str]:
-    """A fresh, empty database: PostgreSQL when TEST_DATABASE_URL names one, else SQLite.
+def throwaway_database(
+    tmp_path: Path, password: str = "", server_url: str | None = None
+) -> Iterator[str]:
+    """A fresh, empty database: PostgreSQL when ``server_url`` (None: TEST_DATABASE_URL)
+    names a PostgreSQL server, else an SQLite file in ``tmp_path``.
 
-    The PostgreSQL one is created on TEST_DATABASE_URL's server as
-    ``spoj_e2e_<random>`` and dropped afterwards (connections forced off).
-    ``password`` goes into the URL (trust authentication ignores it), so tests
-    can look for it in logs.
+    The PostgreSQL one is created on that server as ``spoj_e2e_<random>`` and
+    dropped afterwards (connections forced off). ``password`` goes into the URL
+    (trust authentication ignores it), so tests can look for it in logs.
     """
-    test_url = os.environ.get("TEST_DATABASE_URL")
-    if not is_postgres(test_url):
+    if server_url is None:
+        server_url = os.environ.get("TEST_DATABASE_URL", "")
+    if not is_postgres(server_url):
         yield f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
         return
-    assert test_url is not None
     name = f"spoj_e2e_{uuid.uuid4().hex[:12]}"
-    admin_url = _server_url(test_url, "postgres")
+    admin_url = _server_url(server_url, "postgres")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        url = _server_url(test_url, name, password)
-        yield url
+        yield _server_url(server_url, name, password)
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(

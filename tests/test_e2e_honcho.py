@@ -1,0 +1,109 @@
+"""The Procfile under a real Procfile runner: web and clock scrape and serve, then stop cleanly.
+
+``honcho start web clock`` reads the Procfile and an ``.env`` file the way
+``heroku local`` does, with production settings (DEBUG off, a secret, WhiteNoise
+manifest storage; no DYNO, so no HTTPS redirect), the local SPOJ server as
+SPOJ_BASE_URL and a 5-second scrape schedule (``tests/e2e_settings.py``), on a
+database prepared by the Procfile's release command.
+
+honcho kills what is left 5 s after its first SIGTERM; Heroku waits 30 s
+(https://devcenter.heroku.com/articles/dyno-shutdown-behavior), so honcho is
+started with that grace period, and the test checks that it never needed it.
+"""
+
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from tests.heroku_e2e import (
+    ROOT,
+    free_port,
+    http_get,
+    manage,
+    production_env,
+    read_procfile,
+    run_checked,
+    task_run_statuses,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+HONCHO_WITH_HEROKUS_GRACE = (
+    "import sys, honcho.manager; honcho.manager.KILL_WAIT = 30;"
+    "from honcho.command import main; sys.argv[0] = 'honcho'; main()"
+)
+
+
+def test_web_and_clock_scrape_serve_and_stop_cleanly_on_sigterm(
+    tmp_path, processes, e2e_database, spoj_base_url
+):
+    config = {
+        "DJANGO_SECRET_KEY": production_env()["DJANGO_SECRET_KEY"],
+        "DJANGO_SETTINGS_MODULE": "tests.e2e_settings",
+        "DATABASE_URL": e2e_database,
+        "SPOJ_BASE_URL": spoj_base_url,
+        "SPOJ_REQUEST_DELAY": "0",
+        "E2E_STATIC_ROOT": str(tmp_path / "static"),
+        "WEB_CONCURRENCY": "2",
+    }
+    env_file = tmp_path / ".env"
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in config.items()))
+    # The build step and the release phase, as Heroku runs them before the dynos start.
+    build_env = production_env(**config)
+    run_checked(manage("collectstatic", "--no-input"), build_env)
+    run_checked(read_procfile()["release"], build_env)
+
+    # Only the .env file carries the configuration, as with `heroku local`.
+    runner_env = production_env()
+    del runner_env["DJANGO_SECRET_KEY"]
+    port = free_port()
+    honcho = processes.start(
+        "honcho",
+        [
+            sys.executable,
+            "-c",
+            HONCHO_WITH_HEROKUS_GRACE,
+            "start",
+            "-f",
+            str(ROOT / "Procfile"),
+            "-e",
+            str(env_file),
+            "-d",
+            str(ROOT),
+            "-p",
+            str(port),
+            "web",
+            "clock",
+        ],
+        runner_env,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def scraped_and_served() -> bool:
+        assert honcho.alive(), honcho.output()
+        found = http_get(f"{url}/?q=PRIME1")
+        return (
+            ("scrape_spoj", "succeeded") in task_run_statuses(e2e_database)
+            and found.status == 200
+            and "Prime Generator" in found.body
+        )
+
+    wait_for(scraped_and_served, timeout=90, interval=1, what="a scrape by the clock")
+    assert http_get(f"{url}/healthz").status == 200
+    assert "gunicorn method=GET" in honcho.output()  # access log on stdout
+    assert len(processes.leftovers()) >= 4  # honcho, gunicorn master + workers, clock
+
+    started = time.monotonic()
+    os.kill(honcho.pid, signal.SIGTERM)
+    honcho.popen.wait(timeout=35)
+    assert time.monotonic() - started < 30
+    wait_for(lambda: not processes.leftovers(), timeout=5, what="every process to exit")
+    output = honcho.output()
+    assert "SIGKILL" not in output, output[-3000:]
+    assert "web.1 stopped" in output
+    assert "clock.1 stopped" in output
+    assert ("scrape_spoj", "running") not in task_run_statuses(e2e_database)
