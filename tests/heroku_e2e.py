@@ -126,7 +126,8 @@ def http_get(url: str, headers: dict[str, str] | None = None, timeout: float = 1
     request = urllib.request.Request(url, headers=headers or {})
     try:
         with _opener.open(request, timeout=timeout) as reply:
-            return Response(reply.status, reply.read().decode(), dict(reply.headers))
+            body = reply.read().decode(errors="replace")
+            return Response(reply.status, body, dict(reply.headers))
     except urllib.error.HTTPError as exc:
         return Response(exc.code, exc.read().decode(errors="replace"), dict(exc.headers))
 
@@ -373,5 +374,13 @@ def e2e_database(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def spoj_base_url(processes: ProcessSet) -> str:
-    return start_spoj_server(processes)
+def spoj_base_url(tmp_path: Path) -> Iterator[str]:
+    """The local SPOJ server's URL; a process set of its own, so the processes a test
+    starts through ``processes`` can be checked for leftovers without it."""
+    log_dir = tmp_path / "spoj-logs"
+    log_dir.mkdir()
+    server = ProcessSet(log_dir)
+    try:
+        yield start_spoj_server(server)
+    finally:
+        server.close()

@@ -7,6 +7,7 @@ PostgreSQL database when TEST_DATABASE_URL names a PostgreSQL server.
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -72,7 +73,14 @@ def test_the_release_command_migrates_a_fresh_database_that_the_web_process_serv
     assert json.loads(health.body) == {"status": "ok"}
     home = http_get(f"{url}/")
     assert home.status == 200, home.body[:500]
-    assert "<table" in home.body
+    assert 'name="q"' in home.body  # the score page's search box, on an empty table
+    # Static files: hashed names from the manifest, served by WhiteNoise, compressed.
+    stylesheets = re.findall(r'href="(/static/[^"]+\.[0-9a-f]{12}\.css)"', home.body)
+    assert stylesheets, home.body[:1000]
+    css = http_get(f"{url}{stylesheets[0]}", {"Accept-Encoding": "gzip"})
+    assert css.status == 200
+    assert css.headers.get("Content-Encoding") == "gzip"
+    assert "max-age=315360000" in css.headers["Cache-Control"]
     # WEB_CONCURRENCY=2: one master and two workers.
     wait_for(lambda: len(gunicorn_pids(processes)) == 3, timeout=20, what="2 gunicorn workers")
 
