@@ -81,7 +81,7 @@ def test_a_second_retry_of_the_same_run_is_refused():
 def test_a_double_click_loses_on_the_unique_constraint():
     """The other click's insert lands between this one's read and its insert."""
     failed = make_run("nightly", utc(2026, 5, 1, 3), Status.FAILED)
-    raced = []
+    raced: list[bool] = []
 
     def other_click_first(execute, sql, params, many, context):
         result = execute(sql, params, many, context)
