@@ -113,9 +113,11 @@ def test_it_deletes_in_several_batches_with_a_fixed_number_of_queries_per_batch(
     selects = [q for q in queries if q["sql"].startswith("SELECT")]
     deletes = [q for q in queries if q["sql"].startswith("DELETE")]
     # One select and one delete per batch (plus the select that finds nothing left),
-    # however many rows each batch deletes.
+    # however many rows each batch deletes; and, up front, the task names and
+    # each task's latest run (one task here).
     assert len(deletes) == 3
-    assert len(selects) == 4
+    assert len([q for q in selects if q["sql"].endswith("LIMIT 100")]) == 4
+    assert len(selects) == 4 + 2
 
 
 def test_dry_run_counts_and_deletes_nothing():

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core.models import FINISHED, TaskRun
@@ -28,30 +28,37 @@ def _whole_number(minimum: int) -> Any:
     return parse
 
 
-def prunable(days: int) -> Any:
-    """Runs ``prune_runs --days days`` may delete now (a queryset).
+def latest_finished_ids() -> list[int]:
+    """The newest finished run of every task that has runs (by tick, attempt, id)."""
+    names = TaskRun.objects.order_by().values_list("task", flat=True).distinct()
+    ids = []
+    for name in names:
+        latest = (
+            TaskRun.objects.filter(task=name, status__in=FINISHED)
+            .order_by("-scheduled_for", "-attempt", "-id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        if latest is not None:
+            ids.append(latest)
+    return ids
+
+
+def prunable(days: int) -> QuerySet[TaskRun]:
+    """Runs ``prune_runs --days days`` may delete now.
 
     Finished runs that finished (or, lacking ``finished_at``, were due) more
-    than ``days`` days ago, and that have a newer finished run of the same
-    task — so each task's latest finished run always stays, and queued and
-    running rows are never touched.
+    than ``days`` days ago, except each task's latest finished run. Queued and
+    running rows are never touched. The latest runs are found once, up front:
+    rows added later are newer, so they cannot make an older row the latest.
     """
     cutoff = timezone.now() - timedelta(days=days)
-    newer = (
-        TaskRun.objects.filter(task=OuterRef("task"), status__in=FINISHED)
-        .filter(
-            Q(scheduled_for__gt=OuterRef("scheduled_for"))
-            | Q(scheduled_for=OuterRef("scheduled_for"), attempt__gt=OuterRef("attempt"))
-            | Q(
-                scheduled_for=OuterRef("scheduled_for"),
-                attempt=OuterRef("attempt"),
-                id__gt=OuterRef("id"),
-            )
-        )
+    old = Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, scheduled_for__lt=cutoff)
+    return (
+        TaskRun.objects.filter(old, status__in=FINISHED)
+        .exclude(id__in=latest_finished_ids())
         .order_by()
     )
-    old = Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, scheduled_for__lt=cutoff)
-    return TaskRun.objects.filter(old, status__in=FINISHED).filter(Exists(newer)).order_by()
 
 
 class Command(BaseCommand):
