@@ -35,6 +35,7 @@ STATUS_SQL = (
 def arguments(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=7, help="timed repetitions (admin)")
     parser.add_argument(
         "--database-url",
         help=f"a PostgreSQL server URL; the benchmark creates and drops {PG_BENCH_DB} on it "

@@ -11,14 +11,10 @@ single statement and batch transaction, measured around the database calls.
 
 from __future__ import annotations
 
-import sys
 import time
 from io import StringIO
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.ops_common import arguments, describe_database, fill, setup_django, throwaway_database
+from ops_common import arguments, describe_database, fill, setup_django, throwaway_database
 
 
 def main() -> None:

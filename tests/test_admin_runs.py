@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.models import Status, TaskRun
@@ -160,3 +162,23 @@ def test_staff_without_view_permission_cannot_see_runs(runs):
     client = Client()
     client.force_login(User.objects.create_user("nobody", password="pw", is_staff=True))
     assert client.get(LIST).status_code == 403
+
+
+def test_small_lists_are_counted_exactly(superuser_client, runs):
+    response = superuser_client.get(LIST)
+    assert response.context["cl"].result_count == 3
+    assert response.context["cl"].paginator.estimated is False
+    assert "about 3" not in response.content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="planner estimates: PostgreSQL")
+def test_huge_lists_show_the_planners_estimate_instead_of_counting(
+    superuser_client, runs, monkeypatch
+):
+    monkeypatch.setattr("core.admin.ESTIMATE_ABOVE", -1)
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser_client.get(f"{LIST}?task=nightly")
+    assert response.context["cl"].paginator.estimated is True
+    assert response.context["cl"].result_count >= 1
+    assert "about " in response.content.decode()
+    assert not any("COUNT(" in q["sql"] for q in queries)
