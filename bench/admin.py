@@ -1,5 +1,8 @@
 """Benchmark: the admin's run list (TaskRun changelist) over a million runs.
 
+Also times the task list (Task changelist), whose status columns run
+``core.scheduling.status.task_statuses`` over the same million runs.
+
     python bench/admin.py [--rows 1000000] [--repeat 7]
         [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 
@@ -27,6 +30,7 @@ PAGES = {
     "last 7 days": "?scheduled_for__gte={week_ago}",
     "search 'spoj'": "?q=spoj",
     "page 50": "?p=50",
+    "task list (Task admin)": "TASKS",
 }
 
 
@@ -49,7 +53,10 @@ def main() -> None:
         base = reverse("admin:core_taskrun_changelist")
         week_ago = (timezone.now() - timedelta(days=7)).strftime("%Y-%m-%d")
         for label, query in PAGES.items():
-            page = base + query.format(week_ago=week_ago)
+            if query == "TASKS":
+                page = reverse("admin:core_task_changelist")
+            else:
+                page = base + query.format(week_ago=week_ago)
             assert client.get(page).status_code == 200  # warm-up
             times = []
             for _ in range(args.repeat):
@@ -62,6 +69,9 @@ def main() -> None:
             cl = response.context["cl"]
             shown = len(cl.result_list)
             about = "~" if getattr(cl.paginator, "estimated", False) else ""
+            if query == "TASKS":  # its statuses come from core.scheduling.status
+                statuses = {task.name: task.ops_status.flags for task in cl.result_list}
+                print(f"  task flags: {statuses}")
             print(
                 f"{label:26} median {statistics.median(times):6.1f} ms  max {max(times):6.1f} ms"
                 f"  {len(queries)} queries, {shown} rows shown,"

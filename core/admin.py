@@ -35,6 +35,7 @@ from core.scheduling.state import ensure_task_rows
 from core.scheduling.status import TaskStatus, task_statuses
 
 RUN_PERMISSION = "core.run_task"
+MAX_RETRIES_AT_ONCE = 100
 BADGE_COLOURS = {
     Status.QUEUED: "#6c757d",
     Status.RUNNING: "#0d6efd",
@@ -231,7 +232,16 @@ class TaskRunAdmin(admin.ModelAdmin):
     @admin.action(permissions=["run_task"], description="Retry selected failed runs")
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> None:
         queued, refused = [], []
-        for run in queryset.filter(status__in=FAILURES)[:100]:
+        failed = queryset.filter(status__in=FAILURES)
+        # "Select all" on a big list must not queue thousands of reruns.
+        if failed.count() > MAX_RETRIES_AT_ONCE:
+            self.message_user(
+                request,
+                f"Select at most {MAX_RETRIES_AT_ONCE} failed runs to retry at once.",
+                messages.ERROR,
+            )
+            return
+        for run in failed:
             try:
                 retry_run(run)
             except RunRequestError as exc:

@@ -118,6 +118,10 @@ def test_runs_cannot_be_added_changed_or_deleted_by_anyone(request, runs, client
     assert response.status_code in (200, 302)
 
 
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
 def retry(client: Client, *runs: TaskRun):
     return client.post(
         LIST, {"action": "retry_failed", "_selected_action": [r.pk for r in runs]}, follow=True
@@ -131,7 +135,7 @@ def test_retry_queues_new_attempts_of_failed_runs_and_runs_nothing(operator_clie
     assert (queued.task, queued.attempt, queued.trigger) == ("nightly", 2, "retry")
     assert queued.scheduled_for == runs["failed"].scheduled_for
     assert queued.started_at is None
-    messages = [str(m) for m in response.context["messages"]]
+    messages = messages_of(response)
     assert any("Queued retries of nightly (attempt 2)" in m for m in messages)
     assert any("Skipped 1 selected runs that did not fail" in m for m in messages)
     # Clicking again does not queue a second retry.
@@ -182,3 +186,11 @@ def test_huge_lists_show_the_planners_estimate_instead_of_counting(
     assert response.context["cl"].result_count >= 1
     assert "about " in response.content.decode()
     assert not any("COUNT(" in q["sql"] for q in queries)
+
+
+def test_retrying_too_many_runs_at_once_is_refused(operator_client, runs, monkeypatch):
+    monkeypatch.setattr("core.admin.MAX_RETRIES_AT_ONCE", 1)
+    second = make_run("often", utc(2026, 5, 3, 4), Status.FAILED)
+    response = retry(operator_client, runs["failed"], second)
+    assert "Select at most 1 failed runs" in messages_of(response)[0]
+    assert not TaskRun.objects.filter(status=Status.QUEUED).exists()
