@@ -162,3 +162,17 @@ def test_the_number_of_queries_does_not_grow_with_the_number_of_runs():
     assert len(many) == len(few)
     assert statuses[0].consecutive_failures == 50  # nightly: capped window
     assert len(few) <= 8
+
+
+def test_overdue_looks_back_across_a_weekend_for_a_weekday_schedule():
+    weekdays = {"command": "check", "schedule": "0 3 * * 1-5"}
+    with override_settings(SCHEDULED_TASKS={"weekdays": weekdays}):
+        make_run("weekdays", utc(2026, 5, 7, 3), Status.SUCCEEDED)  # Thursday
+        monday_early = utc(2026, 5, 11, 2)  # before Monday's tick
+        with time_machine.travel(monday_early, tick=False):
+            status = status_of("weekdays")
+            assert status.overdue
+            assert status.problems == ("tick 2026-05-08 03:00 UTC was never started",)
+        make_run("weekdays", utc(2026, 5, 8, 3), Status.SUCCEEDED)  # Friday
+        with time_machine.travel(monday_early, tick=False):
+            assert not status_of("weekdays").overdue

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Case, DateTimeField, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
 from core.models import Status, Task, TaskRun
@@ -120,16 +120,19 @@ def _iso(value: datetime | None) -> str | None:
 
 def _last_closed_tick(spec: TaskSpec, now: datetime) -> datetime | None:
     """The newest tick whose starting window has closed by ``now``."""
-    # Walk forward from far enough back to see at least two periods and the
-    # longest starting deadline; ticks are only iterated forward.
+    # Ticks only iterate forward, so start far enough back: two periods plus a
+    # deadline usually suffice; irregular crons (weekdays only) may need more.
     nxt = spec.next_tick(now)
-    period = spec.next_tick(nxt) - nxt
-    reach = 2 * period + spec.deadline_for(nxt) + timedelta(hours=2)
-    found = None
-    for tick in spec.ticks_between(now - reach, now):
-        if tick + spec.deadline_for(tick) <= now:
-            found = tick
-    return found
+    reach = 2 * (spec.next_tick(nxt) - nxt) + spec.deadline_for(nxt)
+    for _ in range(8):
+        found = None
+        for tick in spec.ticks_between(now - reach, now):
+            if tick + spec.deadline_for(tick) <= now:
+                found = tick
+        if found is not None:
+            return found
+        reach *= 4
+    return None
 
 
 def task_statuses(specs: dict[str, TaskSpec] | None = None) -> list[TaskStatus]:
@@ -140,17 +143,6 @@ def task_statuses(specs: dict[str, TaskSpec] | None = None) -> list[TaskStatus]:
         return []
     now = timezone.now()
     ensure_task_rows(names)
-    # Each task's oldest run: the index (task, -scheduled_for, ...) read backwards.
-    oldest = (
-        TaskRun.objects.filter(task=OuterRef("name"))
-        .order_by("scheduled_for")
-        .values("scheduled_for")[:1]
-    )
-    rows = Task.objects.filter(name__in=names).annotate(first=Subquery(oldest))
-    admin_enabled = {row.name: row.enabled for row in rows}
-    first_run = {row.name: row.first for row in rows if row.first is not None}
-    latest = TaskRun.objects.latest_per_task(names)
-
     expected: dict[str, datetime] = {}
     missed_since: dict[str, datetime] = {}
     for name in names:
@@ -161,6 +153,35 @@ def task_statuses(specs: dict[str, TaskSpec] | None = None) -> list[TaskStatus]:
         nxt = spec.next_tick(now)
         missed_since[name] = now - max(spec.next_tick(nxt) - nxt, MIN_MISSED_WINDOW)
 
+    # One row per task, each subquery a short range of the index
+    # (task, -scheduled_for, ...): the oldest run, and the newest missed run
+    # inside the task's missed window.
+    oldest = (
+        TaskRun.objects.filter(task=OuterRef("name"))
+        .order_by("scheduled_for")
+        .values("scheduled_for")[:1]
+    )
+    newest_missed = (
+        TaskRun.objects.filter(
+            task=OuterRef("name"), status=Status.MISSED, scheduled_for__gte=OuterRef("since")
+        )
+        .order_by("-scheduled_for")
+        .values("scheduled_for")[:1]
+    )
+    since = Case(
+        *(When(name=name, then=Value(value)) for name, value in missed_since.items()),
+        output_field=DateTimeField(),
+    )
+    rows = list(
+        Task.objects.filter(name__in=names)
+        .annotate(since=since)
+        .annotate(first=Subquery(oldest), last_missed=Subquery(newest_missed))
+    )
+    admin_enabled = {row.name: row.enabled for row in rows}
+    first_run = {row.name: row.first for row in rows if row.first is not None}
+    recently_missed = {row.name for row in rows if row.last_missed is not None}
+    latest = TaskRun.objects.latest_per_task(names)
+
     # Which expected ticks have a record (any attempt, any status).
     handled: set[str] = set()
     if expected:
@@ -169,20 +190,15 @@ def task_statuses(specs: dict[str, TaskSpec] | None = None) -> list[TaskStatus]:
             tick_match |= Q(task=name, scheduled_for=tick)
         handled = set(TaskRun.objects.filter(tick_match).values_list("task", flat=True))
 
-    missed_match = Q()
-    for name, since in missed_since.items():
-        missed_match |= Q(task=name, scheduled_for__gte=since)
-    recently_missed = set(
-        TaskRun.objects.filter(missed_match, status=Status.MISSED)
-        .values_list("task", flat=True)
-        .distinct()
-    )
-    active = list(
-        TaskRun.objects.filter(task__in=names, status__in=[Status.QUEUED, Status.RUNNING]).only(
-            "task", "status", "created_at", "started_at", "heartbeat_at"
-        )
-    )
-
+    # Exactly the taskrun_active partial index's condition, so SQLite uses it
+    # too (with a task IN (...) term it picks the task index and scans).
+    active = [
+        run
+        for run in TaskRun.objects.filter(status__in=["queued", "running"])
+        .order_by()
+        .only("task", "status", "created_at", "started_at", "heartbeat_at")
+        if run.task in specs
+    ]
     stale_after = timedelta(seconds=settings.SCHEDULED_TASKS_STALE_AFTER)
     out = []
     for name in names:
