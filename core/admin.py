@@ -2,9 +2,9 @@
 
 Nothing here runs a task. "Run now" and "Retry" insert ``queued`` runs that
 the clock or the next ``runtasks`` starts (see ``core.scheduling.control``).
-The run list is built to stay fast on millions of rows: an index serves its
-ordering, the count is estimated when unfiltered, and no filter or search
-scans the table (see docs/ops.md).
+The run list is built to stay fast on millions of rows: indexes serve its
+ordering, PostgreSQL's planner estimate replaces COUNT(*) for huge results,
+and no filter or search scans the table (see docs/ops.md).
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -36,7 +42,7 @@ from core.scheduling.status import TaskStatus, task_statuses
 
 RUN_PERMISSION = "core.run_task"
 MAX_RETRIES_AT_ONCE = 100
-BADGE_COLOURS = {
+BADGE_COLOURS: dict[str, str] = {
     Status.QUEUED: "#6c757d",
     Status.RUNNING: "#0d6efd",
     Status.SUCCEEDED: "#198754",
@@ -53,7 +59,7 @@ ESTIMATE_ABOVE = 50_000
 
 
 def status_badge(status: str) -> SafeString:
-    colour = BADGE_COLOURS.get(Status(status), "#6c757d") if status in Status else "#6c757d"
+    colour = BADGE_COLOURS.get(status, "#6c757d")  # Status members hash as their values
     return format_html(
         '<span style="background:{};color:#fff;padding:1px 6px;border-radius:8px;'
         'white-space:nowrap">{}</span>',
@@ -205,7 +211,7 @@ class TaskRunAdmin(admin.ModelAdmin):
         matches = [name for name in known if term in name.lower()] or [search_term.strip()]
         return queryset.filter(task__in=matches), False
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description="status")
     def status_badge(self, run: TaskRun) -> SafeString:
         return status_badge(run.status)
 
@@ -228,6 +234,51 @@ class TaskRunAdmin(admin.ModelAdmin):
         return format_html(
             '<pre style="white-space:pre-wrap;margin:0">{}</pre>', run.output or "(none)"
         )
+
+    change_form_template = "admin/core/taskrun/change_form.html"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = dict(extra_context or {})
+        context["can_request_run"] = can_request_runs(request)
+        context["failure_statuses"] = [str(status) for status in FAILURES]
+        context["retry_url"] = reverse("admin:core_taskrun_retry", args=[object_id])
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self) -> list[URLPattern]:
+        retry = path(
+            "<path:object_id>/retry/",
+            self.admin_site.admin_view(self.retry_view),
+            name="core_taskrun_retry",
+        )
+        return [retry, *super().get_urls()]
+
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST only: queue the next attempt of one failed run (the "Retry" button)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not can_request_runs(request):
+            raise PermissionDenied
+        if not object_id.isdigit():
+            raise Http404
+        run = get_object_or_404(TaskRun, pk=int(object_id))
+        try:
+            retry = retry_run(run)
+        except RunRequestError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:core_taskrun_change", args=[run.pk]))
+        self.message_user(
+            request,
+            f"Queued attempt {retry.attempt} of {run.task}; the clock or the next runtasks "
+            "will start it.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:core_taskrun_change", args=[retry.pk]))
 
     @admin.action(permissions=["run_task"], description="Retry selected failed runs")
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> None:
@@ -380,7 +431,9 @@ class TaskAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not can_request_runs(request):
             raise PermissionDenied
-        task = get_object_or_404(Task, pk=object_id)
+        if not object_id.isdigit():
+            raise Http404
+        task = get_object_or_404(Task, pk=int(object_id))
         self._request(request, task.name)
         return HttpResponseRedirect(reverse("admin:core_task_change", args=[task.pk]))
 

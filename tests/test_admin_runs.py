@@ -194,3 +194,34 @@ def test_retrying_too_many_runs_at_once_is_refused(operator_client, runs, monkey
     response = retry(operator_client, runs["failed"], second)
     assert "Select at most 1 failed runs" in messages_of(response)[0]
     assert not TaskRun.objects.filter(status=Status.QUEUED).exists()
+
+
+def test_the_retry_button_queues_the_next_attempt_and_shows_it(operator_client, runs):
+    failed = runs["failed"]
+    page = operator_client.get(reverse("admin:core_taskrun_change", args=[failed.pk]))
+    retry_url = reverse("admin:core_taskrun_retry", args=[failed.pk])
+    assert retry_url in page.content.decode()
+    response = operator_client.post(retry_url)
+    queued = TaskRun.objects.get(status=Status.QUEUED)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:core_taskrun_change", args=[queued.pk])
+    assert (queued.attempt, queued.trigger) == (2, "retry")
+    # A second press is refused and says why.
+    response = operator_client.post(retry_url, follow=True)
+    assert TaskRun.objects.filter(status=Status.QUEUED).count() == 1
+    assert any("already retried" in m for m in messages_of(response))
+    assert operator_client.get(retry_url).status_code == 405
+
+
+def test_the_retry_button_is_only_for_failed_runs_and_permitted_users(
+    operator_client, viewer_client, runs
+):
+    ok_page = reverse("admin:core_taskrun_change", args=[runs["ok"].pk])
+    assert "/retry/" not in operator_client.get(ok_page).content.decode()
+    failed_page = reverse("admin:core_taskrun_change", args=[runs["failed"].pk])
+    assert "/retry/" not in viewer_client.get(failed_page).content.decode()
+    retry_url = reverse("admin:core_taskrun_retry", args=[runs["failed"].pk])
+    assert viewer_client.post(retry_url).status_code == 403
+    response = operator_client.post(reverse("admin:core_taskrun_retry", args=[runs["ok"].pk]))
+    assert response.status_code == 302
+    assert not TaskRun.objects.filter(status=Status.QUEUED).exists()

@@ -143,3 +143,9 @@ def test_declared_tasks_cannot_be_added_or_deleted_but_leftovers_can(superuser_c
     delete = reverse("admin:core_task_delete", args=[retired.pk])
     assert superuser_client.post(delete, {"post": "yes"}).status_code == 302
     assert set(Task.objects.values_list("name", flat=True)) == {"nightly", "often"}
+
+
+def test_run_now_of_a_missing_task_is_not_found(operator_client):
+    assert operator_client.post(reverse("admin:core_task_run", args=["999"])).status_code == 404
+    assert operator_client.post("/admin/core/task/x/run/").status_code == 404
+    assert not TaskRun.objects.exists()

@@ -245,7 +245,7 @@ def task_statuses(specs: dict[str, TaskSpec] | None = None) -> list[TaskStatus]:
                 failing=streak > 0,
                 overdue=overdue,
                 missed=missed,
-                problems=tuple(problems),
+                problems=tuple(dict.fromkeys(problems)),  # once each, in order
             )
         )
     return out
