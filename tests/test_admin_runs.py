@@ -152,13 +152,15 @@ def test_retry_is_refused_without_the_run_task_permission(viewer_client, runs):
     assert not TaskRun.objects.filter(status=Status.QUEUED).exists()
 
 
-def test_the_retry_action_needs_a_csrf_token(runs):
+def test_the_retry_action_and_button_need_a_csrf_token(runs):
     client = Client(enforce_csrf_checks=True)
     client.force_login(User.objects.create_superuser("csrf", password="pw"))
     response = client.post(
         LIST, {"action": "retry_failed", "_selected_action": [runs["failed"].pk]}
     )
     assert response.status_code == 403
+    retry_url = reverse("admin:core_taskrun_retry", args=[runs["failed"].pk])
+    assert client.post(retry_url).status_code == 403
     assert not TaskRun.objects.filter(status=Status.QUEUED).exists()
 
 
