@@ -165,3 +165,26 @@ def test_a_second_process_reporting_the_same_streak_sends_no_second_mail():
     last = fail(1)
     run_finished(last)  # another engine process reports the same finished run
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(ADMINS=ADMINS, SCHEDULED_TASKS_NOTIFY_AFTER=3)
+def test_two_engines_reporting_the_third_failure_at_once_send_one_mail():
+    runs = [make_run("nightly", tick(n), Status.FAILED, error="boom") for n in range(3)]
+    barrier = threading.Barrier(2)
+
+    def report() -> None:
+        try:
+            barrier.wait(timeout=10)
+            run_finished(runs[-1])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=report) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    close_old_connections()
+    assert len(mail.outbox) == 1
+    assert "failed 3 times in a row" in mail.outbox[0].subject
