@@ -73,7 +73,9 @@ def data_set() -> list[FixtureProblem]:
     return list(_load_data_set())
 
 
-FaultKind = Literal["status", "rate_limit", "hang", "maintenance", "truncate", "cut_transfer"]
+FaultKind = Literal[
+    "status", "rate_limit", "hang", "maintenance", "truncate", "cut_transfer", "short"
+]
 
 
 @dataclass
@@ -85,6 +87,7 @@ class Fault:
     times: int | None = 1
     status: int = 500
     seconds: float = 1.0  # Retry-After for rate_limit; how long hang sleeps
+    keep: int = 0  # rows a short page keeps
 
     def matches(self, start: int) -> bool:
         return (self.start is None or self.start == start) and (
@@ -100,7 +103,8 @@ class SpojServer:
         self._problems = data_set() if problems is None else list(problems)
         self._pages: dict[tuple[int, bool, bool], bytes] = {}
         self._faults: list[Fault] = []
-        self._requests: list[tuple[str, int]] = []
+        self._requests: list[str] = []
+        self.user_agents: set[str] = set()
         self._stopping = threading.Event()
         self.old_layout = False
         self.users_with_commas = False
@@ -186,15 +190,19 @@ class SpojServer:
     def cut_transfer(self, start: int, times: int | None = None) -> Fault:
         return self.add_fault(Fault("cut_transfer", start=start, times=times))
 
+    def short_page(self, start: int, keep: int, times: int | None = None) -> Fault:
+        """A complete, well-formed page that lists only its first ``keep`` rows."""
+        return self.add_fault(Fault("short", start=start, times=times, keep=keep))
+
     def hits(self, start: int | None = None) -> int:
-        """Requests received (for one page, or in all)."""
+        """Requests received, counted on arrival (for one page, or in all)."""
         path = None if start is None else f"/problems/classical/sort=0,start={start}"
         with self._lock:
-            return sum(1 for p, _ in self._requests if path is None or p == path)
+            return sum(1 for p in self._requests if path is None or p == path)
 
     @property
-    def requests(self) -> list[tuple[str, int]]:
-        """(path, status) of every request so far, in order."""
+    def requests(self) -> list[str]:
+        """The path of every request so far, in order of arrival."""
         with self._lock:
             return list(self._requests)
 
@@ -208,9 +216,10 @@ class SpojServer:
                     return fault
         return None
 
-    def _log(self, path: str, status: int) -> None:
+    def _log(self, path: str, user_agent: str) -> None:
         with self._lock:
-            self._requests.append((path, status))
+            self._requests.append(path)
+            self.user_agents.add(user_agent)
 
     def page(self, start: int) -> bytes:
         """The page's bytes as SPOJ would send them (UTF-8, whatever the meta says)."""
@@ -242,6 +251,7 @@ def _handler_for(server: SpojServer) -> type[BaseHTTPRequestHandler]:
         server_version = "FakeSPOJ/1.0"
 
         def do_GET(self) -> None:
+            server._log(self.path, self.headers.get("User-Agent", ""))
             match = _LIST_PATH.match(self.path)
             if match is None:
                 self._send(404, b"<html><body>Not found</body></html>")
@@ -262,9 +272,12 @@ def _handler_for(server: SpojServer) -> type[BaseHTTPRequestHandler]:
                 self._send(fault.status, MAINTENANCE_PAGE.encode("utf-8"))
             elif fault.kind == "truncate":
                 self._send(200, truncated(server.page(start)))
+            elif fault.kind == "short":
+                rows = server.problems[start : start + fault.keep]
+                page = render_page(rows, start, len(server.problems), server.users_with_commas)
+                self._send(200, page.encode("utf-8"))
             else:  # cut_transfer: promise the whole page, send half, hang up
                 body = server.page(start)
-                server._log(self.path, 200)
                 self.send_response_only(200)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(body)))
@@ -273,7 +286,6 @@ def _handler_for(server: SpojServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
 
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-            server._log(self.path, status)
             try:
                 self.send_response(status)
                 # No charset here: a client that trusted headers would fall back to
@@ -430,9 +442,18 @@ def _error_page(status: int) -> bytes:
 
 
 @pytest.fixture
-def spoj_server() -> Iterator[SpojServer]:
-    """A fake SPOJ on 127.0.0.1 serving the 3,971 problems of May 2025, fresh per test."""
+def spoj_server(settings: Any) -> Iterator[SpojServer]:
+    """A fake SPOJ on 127.0.0.1 serving the 3,971 problems of May 2025, fresh per test.
+
+    It becomes ``SPOJ_BASE_URL``, with no delay between pages, a 0.5 s read
+    timeout, 2 retries and almost no backoff, so fault tests stay fast.
+    """
     with SpojServer() as server:
+        settings.SPOJ_BASE_URL = server.base_url
+        settings.SPOJ_REQUEST_DELAY = 0.0
+        settings.SPOJ_TIMEOUT = (2.0, 0.5)
+        settings.SPOJ_RETRIES = 2
+        settings.SPOJ_BACKOFF = 0.01
         yield server
 
 

@@ -138,7 +138,7 @@ class SpojClient:
         text = body.decode("utf-8", errors="replace")
         if response.status_code != 200:
             retried = response.status_code in RETRY_STATUSES
-            message = f"still failing after {self.retries} retries" if retried else "bad status"
+            message = f"still failing after {_retries(self.retries)}" if retried else "bad status"
             raise SpojError(message, url, response.status_code, snippet(text))
         return Page(url=url, status=response.status_code, text=text)
 
@@ -147,7 +147,7 @@ class SpojClient:
         reason: object = exc
         if exc.args and isinstance(exc.args[0], MaxRetryError):
             reason = exc.args[0].reason
-            prefix = f"no answer after {self.retries} retries: "
+            prefix = f"no answer after {_retries(self.retries)}: "
         else:
             prefix = ""
         text = str(reason)
@@ -156,5 +156,9 @@ class SpojClient:
         elif "timed out" in text and "connect" in text.lower():
             text = f"connect timed out ({self.timeout[0]:g} s)"
         elif isinstance(exc, requests.exceptions.ChunkedEncodingError) or "IncompleteRead" in text:
-            text = f"connection closed before the whole page arrived ({text})"
+            text = "connection closed before the whole page arrived"
         return prefix + text
+
+
+def _retries(count: int) -> str:
+    return "1 retry" if count == 1 else f"{count} retries"
