@@ -200,6 +200,10 @@ class SpojServer:
         with self._lock:
             return sum(1 for p in self._requests if path is None or p == path)
 
+    def forget_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
     @property
     def requests(self) -> list[str]:
         """The path of every request so far, in order of arrival."""
