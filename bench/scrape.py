@@ -178,9 +178,7 @@ def main() -> None:
 
 def report(rounds: list[dict[str, Any]], base_url: str, database_url: str | None) -> None:
     first = rounds[0]["first"]
-    where = (
-        "PostgreSQL (fresh database per round)" if database_url else "SQLite (fresh file per round)"
-    )
+    where = "PostgreSQL, a fresh database" if database_url else "SQLite, a fresh file"
     print(
         f"scrape_spoj --delay 0: {first['problems']} problems, {first['pages']} pages "
         f"from the fake SPOJ at {base_url} (own process)"
