@@ -7,6 +7,8 @@ from dataclasses import replace
 
 import pytest
 
+from core.models import Problem
+from core.spoj import parse
 from core.spoj.parse import (
     BadRow,
     NoProblemTable,
@@ -166,6 +168,10 @@ def test_a_page_cut_off_mid_row_is_refused() -> None:
         (">630</span>", ">lots</span>", r"row 2: QUALITY 'lots' is not a whole number"),
         (">Prime Generator</a>", "> </a>", r"row 2: empty name for PRIME1"),
         ('<td class="text-center">2</td>', "<td>#2</td>", r"row 2: ID '#2' is not a whole"),
+        (">82235</a>", ">2147483648</a>", r"row 2: USERS 2147483648 is out of range"),
+        (">630</span>", ">-2147483648</span>", r"row 2: QUALITY -2147483648 is out of range"),
+        (">Prime Generator</a>", f">{'x' * 256}</a>", r"row 2: name of PRIME1 is longer than 255"),
+        ("/problems/PRIME1", f"/problems/{'P' * 33}", r"row 2: code 'PPPP.*longer than 32"),
     ],
 )
 def test_a_bad_row_is_an_error_naming_the_row(shown: str, wrong: str, message: str) -> None:
@@ -200,3 +206,8 @@ def test_in_the_2014_layout_the_code_column_must_match_the_link() -> None:
 
     with pytest.raises(BadRow, match="row 2: CODE 'PRIME2' does not match"):
         parse_problem_list(html)
+
+
+def test_the_limits_match_the_problem_table() -> None:
+    assert Problem._meta.get_field("code").max_length == parse.MAX_CODE_LENGTH
+    assert Problem._meta.get_field("name").max_length == parse.MAX_NAME_LENGTH

@@ -30,6 +30,11 @@ _HEADERS = {
     "ACC%": "acceptance",
 }
 _REQUIRED = ("id", "name", "users", "acceptance")
+# Limits of the columns the rows go to (core.models.Problem; a test keeps them in
+# step), so a value the database would refuse is a bad row here, not a crash there.
+MAX_CODE_LENGTH = 32
+MAX_NAME_LENGTH = 255
+MAX_INTEGER = 2**31 - 1
 _PROBLEM_HREF = re.compile(r"^(?:https?://[^/]+)?/problems/([A-Za-z0-9_]+)/?$")
 _WHITESPACE = re.compile(r"\s+")
 _SIGNED_INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -133,6 +138,8 @@ def _row(number: int, cells: dict[str | None, lxml.html.HtmlElement]) -> Problem
     if match is None:
         raise BadRow(number, f"NAME link {href!r} is not /problems/CODE")
     code = match.group(1)
+    if len(code) > MAX_CODE_LENGTH:
+        raise BadRow(number, f"code {code[:40]!r}... is longer than {MAX_CODE_LENGTH} characters")
     if "code" in cells:
         # The 2014 layout repeats the code in its own column: the two must agree.
         shown = _text(cells["code"])
@@ -141,6 +148,8 @@ def _row(number: int, cells: dict[str | None, lxml.html.HtmlElement]) -> Problem
     name = _text(link)
     if not name:
         raise BadRow(number, f"empty name for {code}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise BadRow(number, f"name of {code} is longer than {MAX_NAME_LENGTH} characters")
     return ProblemRow(
         spoj_id=_integer(number, "ID", _text(cells["id"])),
         code=code,
@@ -154,7 +163,13 @@ def _row(number: int, cells: dict[str | None, lxml.html.HtmlElement]) -> Problem
 def _integer(number: int, column: str, text: str) -> int:
     if not text.isascii() or not text.isdigit():
         raise BadRow(number, f"{column} {text!r} is not a whole number")
-    return int(text)
+    return _bounded(number, column, int(text))
+
+
+def _bounded(number: int, column: str, value: int) -> int:
+    if abs(value) > MAX_INTEGER:
+        raise BadRow(number, f"{column} {value} is out of range")
+    return value
 
 
 def _percentage(number: int, column: str, text: str) -> float:
@@ -175,4 +190,4 @@ def _quality(number: int, cell: lxml.html.HtmlElement | None) -> int | None:
         return None
     if not _SIGNED_INTEGER.fullmatch(text):
         raise BadRow(number, f"QUALITY {text!r} is not a whole number")
-    return int(text)
+    return _bounded(number, "QUALITY", int(text))

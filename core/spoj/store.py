@@ -1,13 +1,15 @@
 """Write a complete, checked scrape to the database: all of it, or nothing.
 
-A constant number of statements whatever the number of problems (six at most):
-read the stored problems, insert the new ones, update the ones seen again,
-mark the ones that left the list inactive, add history rows, add the
-``Scrape`` row. The rows travel as ONE JSON parameter per statement, unpacked
-by the database (``json_each`` on SQLite, ``jsonb_to_recordset`` on
-PostgreSQL). Why not ``bulk_create``/``bulk_update``: Django caps every SQLite
-statement at 999 parameters (``features.max_query_params``), so the first
-scrape alone would take 41 INSERTs of 99 problems and 16 history INSERTs, and
+A constant number of statements whatever the number of problems (six at most,
+plus a table lock on PostgreSQL): read the stored problems, insert the new
+ones, update the ones seen again, add history rows, mark the ones that left
+the list inactive, add the ``Scrape`` row. The rows travel as ONE JSON
+parameter per statement, unpacked by the database (``json_each`` on SQLite,
+``jsonb_to_recordset`` on PostgreSQL).
+
+Why not ``bulk_create``/``bulk_update``: Django caps every SQLite statement at
+999 parameters (``features.max_query_params``), so the first scrape alone
+would take 41 INSERTs of 99 problems and 16 history INSERTs, and
 ``bulk_update`` builds a ``CASE WHEN`` per field per row in Python; the count
 would grow with the list and differ between the two databases.
 """
@@ -86,7 +88,9 @@ def save_scrape(
     of the active problems, unless ``allow_shrink``.
     """
     connection = connections[using]
+    sql = _Statements(connection)
     with transaction.atomic(using=using):
+        _serialize_scrapes(sql)
         now = timezone.now()
         columns = ("code", "id", "name", "spoj_id", "users", "acceptance", "quality", "active")
         stored = {
@@ -120,7 +124,6 @@ def save_scrape(
         seen = {row.code for row in rows}
         gone = sum(1 for code, s in stored.items() if s.active and code not in seen)
 
-        sql = _Statements(connection)
         with connection.cursor() as cursor:
             if new:
                 cursor.execute(*sql.insert_problems(new, now))
@@ -146,6 +149,22 @@ def save_scrape(
             unchanged=len(seen_again) - changed,
             gone=gone,
         )
+
+
+def _serialize_scrapes(sql: _Statements) -> None:
+    """Make a concurrent scrape wait for this one's commit, then read what it wrote.
+
+    Without this, two scrapes (a manual run beside the scheduled one) would
+    both read the same stored rows and both insert the same new problems; the
+    second would die on the unique code. SQLite needs nothing: the project
+    opens transactions with BEGIN IMMEDIATE (settings.sqlite_options), which
+    takes the write lock before the first read. On PostgreSQL a self-conflicting
+    table lock does the same, and still lets the web pages read (SELECT takes
+    ACCESS SHARE, which SHARE ROW EXCLUSIVE allows).
+    """
+    if sql.connection.vendor == "postgresql":
+        with sql.connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {sql.problem} IN SHARE ROW EXCLUSIVE MODE")
 
 
 class _Statements:
