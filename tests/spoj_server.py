@@ -74,7 +74,7 @@ def data_set() -> list[FixtureProblem]:
 
 
 FaultKind = Literal[
-    "status", "rate_limit", "hang", "maintenance", "truncate", "cut_transfer", "short"
+    "status", "rate_limit", "hang", "maintenance", "truncate", "cut_transfer", "short", "raw"
 ]
 
 
@@ -88,6 +88,7 @@ class Fault:
     status: int = 500
     seconds: float = 1.0  # Retry-After for rate_limit; how long hang sleeps
     keep: int = 0  # rows a short page keeps
+    body: bytes = b""  # what a raw fault sends
 
     def matches(self, start: int) -> bool:
         return (self.start is None or self.start == start) and (
@@ -190,6 +191,10 @@ class SpojServer:
     def cut_transfer(self, start: int, times: int | None = None) -> Fault:
         return self.add_fault(Fault("cut_transfer", start=start, times=times))
 
+    def serve_raw(self, start: int, body: bytes, times: int | None = None) -> Fault:
+        """Exactly these bytes (status 200) as the page."""
+        return self.add_fault(Fault("raw", start=start, times=times, body=body))
+
     def short_page(self, start: int, keep: int, times: int | None = None) -> Fault:
         """A complete, well-formed page that lists only its first ``keep`` rows."""
         return self.add_fault(Fault("short", start=start, times=times, keep=keep))
@@ -276,6 +281,8 @@ def _handler_for(server: SpojServer) -> type[BaseHTTPRequestHandler]:
                 self._send(fault.status, MAINTENANCE_PAGE.encode("utf-8"))
             elif fault.kind == "truncate":
                 self._send(200, truncated(server.page(start)))
+            elif fault.kind == "raw":
+                self._send(200, fault.body)
             elif fault.kind == "short":
                 rows = server.problems[start : start + fault.keep]
                 page = render_page(rows, start, len(server.problems), server.users_with_commas)

@@ -41,6 +41,16 @@ def test_it_decodes_utf8_whatever_the_page_declares(
     assert isinstance(page.text, str)
 
 
+def test_a_byte_that_is_not_utf8_becomes_a_replacement_character(
+    spoj_server: SpojServer, client: SpojClient
+) -> None:
+    spoj_server.serve_raw(start=0, body="<p>Caf\u00e9 ".encode() + b"na\xefve</p>")
+
+    page = client.get(page_url(spoj_server.base_url, 0))
+
+    assert page.text == "<p>Caf\u00e9 na\ufffdve</p>"
+
+
 def test_it_retries_server_errors_then_succeeds(
     spoj_server: SpojServer, client: SpojClient
 ) -> None:
@@ -105,7 +115,11 @@ def test_a_refused_connection_fails_fast() -> None:
     # Port 9 (discard) is closed on 127.0.0.1 in the test environment.
     with SpojClient(delay=0, timeout=(0.5, 0.5), retries=1, backoff=0.01) as client:
         began = time.monotonic()
-        with pytest.raises(SpojError, match=r"^http://127.0.0.1:9/x: no answer after 1 retry: "):
+        with pytest.raises(
+            SpojError,
+            match=r"^http://127.0.0.1:9/x: no answer after 1 retry: "
+            r"Failed to establish a new connection: \[Errno 111\] Connection refused$",
+        ):
             client.get("http://127.0.0.1:9/x")
     assert time.monotonic() - began < 5
 

@@ -33,6 +33,7 @@ SNIPPET_LENGTH = 160
 
 _TAG = re.compile(r"<script.*?</script>|<style.*?</style>|<[^>]*>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
+_CONNECTION_PREFIX = re.compile(r"^\w*Connection(?:Pool)?\([^)]*\): ")
 
 
 class SpojError(Exception):
@@ -150,7 +151,8 @@ class SpojClient:
             prefix = f"no answer after {_retries(self.retries)}: "
         else:
             prefix = ""
-        text = str(reason)
+        # Drop urllib3's "HTTPConnection(host='...', port=...): " prefix: the URL says it.
+        text = _CONNECTION_PREFIX.sub("", str(reason))
         if "Read timed out" in text:
             text = f"read timed out ({self.timeout[1]:g} s)"
         elif "timed out" in text and "connect" in text.lower():
