@@ -137,6 +137,15 @@ def test_a_table_without_rows_is_the_end_of_the_list() -> None:
     assert parse_problem_list(render_page([], 4000, 3971)) == []
 
 
+def test_a_message_row_in_an_empty_table_is_not_a_problem() -> None:
+    html = render_page([], 4000, 3971).replace(
+        "<tbody>\n", '<tbody>\n<tr><td colspan="5">No problems found.</td></tr>\n<tr></tr>\n'
+    )
+
+    assert "No problems found" in html
+    assert parse_problem_list(html) == []
+
+
 def test_a_page_without_the_table_is_an_error_not_an_empty_list() -> None:
     with pytest.raises(NoProblemTable, match=r"no table\.problems"):
         parse_problem_list(MAINTENANCE_PAGE)

@@ -43,6 +43,7 @@ _SIGNED_INTEGER = re.compile(r"[+-]?[0-9]+")
 # silently incomplete, so such a page is refused rather than half-read.
 _CLOSING_HTML = re.compile(r"</html\s*>", re.IGNORECASE)
 # table.problems, whatever other classes it carries ("problems table table-hover").
+_PROBLEM_LINK = './/a[contains(@href, "/problems/")]'
 _PROBLEM_TABLES = '//table[contains(concat(" ", normalize-space(@class), " "), " problems ")]'
 
 
@@ -105,6 +106,9 @@ def parse_problem_list(html: str) -> list[ProblemRow]:
         cells = tr.findall("td")
         number = len(rows) + 1
         if len(cells) < len(columns):
+            if not tr.xpath(_PROBLEM_LINK):
+                # A spacer or a message row ("no problems found"), not a problem.
+                continue
             raise BadRow(number, f"{len(cells)} cells, expected {len(columns)}")
         rows.append(_row(number, dict(zip(columns, cells, strict=False))))
     return rows
