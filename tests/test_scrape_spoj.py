@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 
 from core.models import Problem, ProblemHistory, Scrape, score_for
+from core.spoj.parse import parse_problem_list
+from core.spoj.store import save_scrape
 from tests.scraping import scrape
-from tests.spoj_server import SpojServer, data_set
+from tests.spoj_server import SpojServer, data_set, render_page
 
 pytestmark = pytest.mark.django_db
 
@@ -172,3 +175,12 @@ def test_the_base_url_option_overrides_the_setting(
 
     assert Problem.objects.count() == 10
     assert Scrape.objects.get().base_url == spoj_server.base_url
+
+
+def test_the_store_refuses_rows_with_repeated_codes() -> None:
+    row = parse_problem_list(render_page(data_set()[:1], 0, 1))[0]
+
+    with pytest.raises(ValueError, match="distinct codes"):
+        save_scrape([row, row], pages=2, base_url="http://x", started_at=timezone.now())
+
+    assert not Problem.objects.exists()

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db
         (["--max-pages", "0"], "argument --max-pages: must be 1 or more, not 0"),
         (["--max-pages", "2.5"], "argument --max-pages: '2.5' is not a whole number"),
         (["--base-url", "www.spoj.com"], "argument --base-url: 'www.spoj.com' is not an http"),
+        (["--base-url", "http://x/" + "a" * 200], "argument --base-url: longer than 200 char"),
     ],
 )
 def test_a_bad_option_is_a_clear_error(

@@ -11,7 +11,6 @@ was a response) and a short snippet of the body.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from dataclasses import dataclass
 
@@ -72,7 +71,7 @@ def snippet(text: str, length: int = SNIPPET_LENGTH) -> str:
 
 
 class SpojClient:
-    """Fetches pages from SPOJ, politely. Safe to share between threads."""
+    """Fetches pages from SPOJ, politely, one at a time."""
 
     def __init__(
         self,
@@ -102,7 +101,6 @@ class SpojClient:
         adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self._lock = threading.Lock()
         self._next_request_at = 0.0
 
     def close(self) -> None:
@@ -116,10 +114,9 @@ class SpojClient:
 
     def _wait_turn(self) -> None:
         """Sleep so that request starts are at least ``delay`` seconds apart."""
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next_request_at)
-            self._next_request_at = start + self.delay
+        now = time.monotonic()
+        start = max(now, self._next_request_at)
+        self._next_request_at = start + self.delay
         if start > now:
             time.sleep(start - now)
 

@@ -87,6 +87,9 @@ def save_scrape(
     ``ShrinkRefused`` (writing nothing) when ``rows`` is under ``SHRINK_LIMIT``
     of the active problems, unless ``allow_shrink``.
     """
+    seen = {row.code for row in rows}
+    if len(seen) != len(rows):
+        raise ValueError("rows must have distinct codes")
     connection = connections[using]
     sql = _Statements(connection)
     with transaction.atomic(using=using):
@@ -121,7 +124,6 @@ def save_scrape(
                 changed += 1
                 if old.users != row.users:
                     history_codes.append(row.code)
-        seen = {row.code for row in rows}
         gone = sum(1 for code, s in stored.items() if s.active and code not in seen)
 
         with connection.cursor() as cursor:

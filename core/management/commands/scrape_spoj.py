@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from core.models import Problem
+from core.models import Problem, Scrape
 from core.spoj.http import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_TIMEOUT, SpojClient, SpojError
 from core.spoj.listing import PAGE_SIZE, ListingError, read_listing
 from core.spoj.store import ShrinkRefused, save_scrape
@@ -47,7 +47,11 @@ def positive_int(value: str) -> int:
 def http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise argparse.ArgumentTypeError(f"{value!r} is not an http:// or https:// URL")
-    return value.rstrip("/")
+    url = value.rstrip("/")
+    max_length = Scrape._meta.get_field("base_url").max_length or 0
+    if len(url) > max_length:
+        raise argparse.ArgumentTypeError(f"longer than {max_length} characters")
+    return url
 
 
 class Command(BaseCommand):
