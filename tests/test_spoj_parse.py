@@ -191,6 +191,14 @@ def test_a_bad_row_is_an_error_naming_the_row(shown: str, wrong: str, message: s
         parse_problem_list(html.replace(shown, wrong))
 
 
+def test_a_closing_html_tag_before_the_rows_does_not_make_a_cut_page_complete() -> None:
+    page = render_page(data_set()[:50], 0, 3971)
+    page = page.replace("</head>", '<script>var tail = "</html>";</script>\n</head>')
+
+    with pytest.raises(TruncatedPage):
+        parse_problem_list(truncated(page.encode()).decode())
+
+
 def test_a_row_with_missing_cells_is_an_error() -> None:
     html = page_of(by_code("TEST"), by_code("PRIME1"))
     # Drop the last cell (ACC %) of the second row.

@@ -38,12 +38,8 @@ MAX_INTEGER = 2**31 - 1
 _PROBLEM_HREF = re.compile(r"^(?:https?://[^/]+)?/problems/([A-Za-z0-9_]+)/?$")
 _WHITESPACE = re.compile(r"\s+")
 _SIGNED_INTEGER = re.compile(r"[+-]?[0-9]+")
-# A complete page ends with its closing </html>; a page cut off by the server
-# (a crash mid-render, a proxy giving up) does not, and its last row may be
-# silently incomplete, so such a page is refused rather than half-read.
-_CLOSING_HTML = re.compile(r"</html\s*>", re.IGNORECASE)
-# table.problems, whatever other classes it carries ("problems table table-hover").
 _PROBLEM_LINK = './/a[contains(@href, "/problems/")]'
+# table.problems, whatever other classes it carries ("problems table table-hover").
 _PROBLEM_TABLES = '//table[contains(concat(" ", normalize-space(@class), " "), " problems ")]'
 
 
@@ -86,8 +82,7 @@ def parse_problem_list(html: str) -> list[ProblemRow]:
     of the list. Raises ``NoProblemTable``, ``TruncatedPage`` or ``BadRow``
     (all ``ParseError``).
     """
-    if not _CLOSING_HTML.search(html):
-        raise TruncatedPage(f"page ends without </html> after {len(html)} characters")
+    _check_complete(html)
     try:
         document = lxml.html.document_fromstring(html)
     except etree.ParserError as exc:
@@ -112,6 +107,20 @@ def parse_problem_list(html: str) -> list[ProblemRow]:
             raise BadRow(number, f"{len(cells)} cells, expected {len(columns)}")
         rows.append(_row(number, dict(zip(columns, cells, strict=False))))
     return rows
+
+
+def _check_complete(html: str) -> None:
+    """Refuse a page cut off by the server (a crash mid-render, a proxy giving up).
+
+    Its last row may be silently incomplete (a users count of "12" for 1234),
+    and lxml would close the open tags as if nothing happened. A complete page
+    has its closing </html> after its last row; a "</html>" inside an earlier
+    script does not count.
+    """
+    lowered = html.lower()
+    end = lowered.rfind("</html")
+    if end < 0 or end < lowered.rfind("<tr"):
+        raise TruncatedPage(f"page ends without </html> after {len(html)} characters")
 
 
 def _text(element: lxml.html.HtmlElement) -> str:
