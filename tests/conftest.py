@@ -2,4 +2,5 @@
 
 pytest_plugins: list[str] = [
     "tests.ops_fixtures",
+    "tests.spoj_server",
 ]
