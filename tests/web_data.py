@@ -121,6 +121,14 @@ def parse(response: Any) -> Any:
     return BeautifulSoup(response.content.decode(), "lxml")
 
 
+def content(response: Any) -> bytes:
+    """The body of a response, streamed or not."""
+    if response.streaming:
+        return b"".join(response.streaming_content)
+    body: bytes = response.content
+    return body
+
+
 def table_rows(response: Any) -> list[dict[str, str]]:
     """The score table's body rows as text, keyed by column."""
     keys = ("rank", "code", "name", "users", "score", "acceptance")
@@ -134,3 +142,10 @@ def table_rows(response: Any) -> list[dict[str, str]]:
 def score_order(problems: Iterable[Problem]) -> list[Problem]:
     """Problems in rank order: score high to low, ties by code."""
     return sorted(problems, key=lambda p: (-p.score, p.code))
+
+
+@pytest.fixture
+def table_250(db: None) -> list[Problem]:
+    """250 active problems (users 0-249, so rank = users + 1): three pages, quick to make."""
+    problems = [make_problem(f"P{i:03d}", f"Problem {i}", i) for i in range(250)]
+    return Problem.objects.bulk_create(problems)
