@@ -44,15 +44,20 @@ def register_sqlite_functions(
 
 
 def clean_query(raw: str | None) -> str:
-    """The search text from ``?q=``: trimmed, capped, without characters no name holds.
+    """The search text from ``?q=``: control characters made spaces, spaces
+    collapsed, capped at ``MAX_QUERY_LENGTH``.
 
-    PostgreSQL rejects NUL in text parameters, so control characters are
-    dropped rather than passed on (no SPOJ code or name contains one).
+    PostgreSQL rejects NUL in text parameters, so control characters never
+    reach the database (no SPOJ code or name contains one).
     """
     if not raw:
         return ""
-    text = "".join(ch for ch in raw[: MAX_QUERY_LENGTH * 2] if ch.isprintable() or ch == " ")
+    text = "".join(" " if _is_control(ch) else ch for ch in raw[: MAX_QUERY_LENGTH * 2])
     return " ".join(text.split())[:MAX_QUERY_LENGTH]
+
+
+def _is_control(ch: str) -> bool:
+    return ch < " " or "\x7f" <= ch <= "\x9f"
 
 
 def matches(query: str) -> Q:

@@ -102,7 +102,7 @@ class PageWindow:
             number = int(value or "1")
         except ValueError:
             number = 1
-        last = max(1, -(-count // size))
+        last = cls(number=1, count=count, size=size).num_pages
         return cls(number=min(max(number, 1), last), count=count, size=size)
 
     @property

@@ -130,6 +130,8 @@ def score_table(request: HttpRequest) -> HttpResponse:
         "next_href": _query_string(query, sort, page.number + 1),
         "last_scrape": _last_scrape(),
         "export_query": f"?{export_params}" if export_params else "",
+        "clear_href": _query_string("", sort),
+        "sorted_by_default": sort.param == DEFAULT_SORT,
     }
     return render(request, "core/score_table.html", context)
 

@@ -139,6 +139,7 @@ def test_the_default_sort_is_marked_descending_on_score(
         ("łÓDŹ", ["CHARLIE"]),  # non-ASCII letters, any case
         ("ÉCOLE", ["DELTA"]),
         ("число пи", ["ECHO"]),
+        ("  alpha\t\x00 TRIP ", ["ALPHA"]),  # controls are spaces, spaces collapse
         ("w_4", ["BYU15W_4"]),  # "_" is a plain character, not a LIKE wildcard
         ("%", []),  # so is "%"
         ("gone", []),  # inactive problems are not listed
