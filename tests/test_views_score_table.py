@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.test import Client
 
 from core.models import Problem
@@ -269,3 +270,17 @@ def test_before_the_first_scrape_it_says_how_to_load_data(client: Client, db: No
     assert "python manage.py scrape_spoj" in text
     assert "Not updated yet" in text
     assert parse(response).select("table.scores") == []
+
+
+def test_every_page_has_the_header_footer_and_stylesheet(
+    client: Client, small: list[Problem]
+) -> None:
+    for url in ("/", "/problems/ALPHA/"):
+        page = parse(client.get(url))
+        assert page.select_one("meta[name=viewport]")["content"].startswith("width=device-width")
+        assert page.select_one("link[rel=stylesheet]")["href"] == "/static/core/style.css"
+        assert page.select_one("header .brand").get_text() == "spojscore"
+        footer = page.select_one("footer")
+        assert "Scores: 80 / (40 + users)" in footer.get_text()
+        assert footer.select_one("a")["href"] == "/admin/"
+    assert finders.find("core/style.css") is not None
