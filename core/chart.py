@@ -119,7 +119,7 @@ def score_chart(history: Sequence[HistoryPoint], until: datetime) -> Chart | Non
             x=x_of(p.recorded_at),
             y=y_of(p.score),
             title=(
-                f"{_local(p.recorded_at):%Y-%m-%d %H:%M}: {p.users:,} users, score {p.score:.5f}"
+                f"{_local(p.recorded_at):%Y-%m-%d %H:%M %Z}: {p.users:,} users, score {p.score:.5f}"
             ),
         )
         for p in history

@@ -131,7 +131,7 @@ def test_one_history_point_draws_one_dot_and_a_flat_line(
     svg = parse(client.get("/problems/EASY/")).select_one("figure.chart svg")
     dots = svg.select("circle")
     assert len(dots) == 1
-    assert dots[0].title.get_text() == "2025-05-01 03:00: 900 users, score 0.08511"
+    assert dots[0].title.get_text() == "2025-05-01 03:00 UTC: 900 users, score 0.08511"
     points = [tuple(map(float, p.split(","))) for p in svg.polyline["points"].split()]
     # From the dot to the last time the problem was seen, at the same height.
     assert len(points) == 2
@@ -149,8 +149,8 @@ def test_many_history_points_draw_a_falling_step_line_with_labelled_axes(
     assert svg.title.get_text() == "Score of EASY (Easy one) over time"
     dots = svg.select("g.dots circle")
     titles = [dot.title.get_text() for dot in dots]
-    assert titles[0].startswith("2025-05-01 03:00: 700 users")
-    assert titles[-1].startswith("2025-06-30 03:00: 900 users")
+    assert titles[0].startswith("2025-05-01 03:00 UTC: 700 users")
+    assert titles[-1].startswith("2025-06-30 03:00 UTC: 900 users")
     xs = [float(d["cx"]) for d in dots]
     ys = [float(d["cy"]) for d in dots]
     assert xs == sorted(xs)
