@@ -3,4 +3,5 @@
 pytest_plugins: list[str] = [
     "tests.ops_fixtures",
     "tests.spoj_server",
+    "tests.web_data",
 ]
