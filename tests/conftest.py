@@ -1,3 +1,8 @@
 """Shared fixtures. Area-specific fixtures live in their own modules, listed here."""
 
-pytest_plugins: list[str] = ["tests.heroku_e2e"]
+pytest_plugins: list[str] = [
+    "tests.heroku_e2e",
+    "tests.ops_fixtures",
+    "tests.spoj_server",
+    "tests.web_data",
+]
