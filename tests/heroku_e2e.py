@@ -159,7 +159,6 @@ class Started:
     name: str
     popen: subprocess.Popen[bytes]
     log_path: Path
-    marker: str
 
     @property
     def pid(self) -> int:
@@ -195,7 +194,7 @@ class ProcessSet:
             shell=isinstance(argv, str),
             start_new_session=True,
         )
-        process = Started(name, popen, log_path, self.marker)
+        process = Started(name, popen, log_path)
         self.started.append(process)
         return process
 
@@ -259,29 +258,21 @@ def start_spoj_server(processes: ProcessSet) -> str:
         assert server.alive(), server.output()
         return http_get(f"{base_url}/problems/classical/sort=0,start=0").status == 200
 
-    wait_for(
-        answers,
-        timeout=30,
-        what="the local SPOJ server",
-    )
+    wait_for(answers, timeout=30, what="the local SPOJ server")
     return base_url
 
 
-def start_web(processes: ProcessSet, env: dict[str, str], name: str = "web") -> tuple[Started, str]:
+def start_web(processes: ProcessSet, env: dict[str, str]) -> tuple[Started, str]:
     """Start the Procfile's ``web`` command on a free port; return it and its URL."""
     port = free_port()
-    web = processes.start(name, read_procfile()["web"], {**env, "PORT": str(port)})
+    web = processes.start("web", read_procfile()["web"], {**env, "PORT": str(port)})
     url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
         assert web.alive(), web.output()
         return http_get(f"{url}/healthz").status == 200
 
-    wait_for(
-        answers,
-        timeout=60,
-        what=f"gunicorn on {url}",
-    )
+    wait_for(answers, timeout=60, what=f"gunicorn on {url}")
     return web, url
 
 
