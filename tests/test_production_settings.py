@@ -79,3 +79,12 @@ def test_collectstatic_runs_at_build_time_without_a_reachable_database():
     assert "admin/css/base.css" in manifest.read_text()
     # Compressed copies for WhiteNoise to serve with Content-Encoding.
     assert list((ROOT / "staticfiles" / "admin" / "css").glob("base.*.css.gz"))
+
+
+def test_a_build_without_the_secret_key_fails_with_a_message_naming_it():
+    # No fallback key at build time: the build stops and says what to set.
+    env = production_env(DATABASE_URL=f"postgres://u:p@127.0.0.1:{free_port()}/nowhere")
+    del env["DJANGO_SECRET_KEY"]
+    result = manage(env, "collectstatic", "--no-input", "--dry-run")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is required" in result.stderr
