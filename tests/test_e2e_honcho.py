@@ -15,15 +15,19 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.heroku_e2e import (
     ROOT,
+    ProcessSet,
+    Started,
     free_port,
     http_get,
     manage,
     production_env,
+    query,
     read_procfile,
     run_checked,
     task_run_statuses,
@@ -38,15 +42,16 @@ HONCHO_WITH_HEROKUS_GRACE = (
 )
 
 
-def test_web_and_clock_scrape_serve_and_stop_cleanly_on_sigterm(
-    tmp_path, processes, e2e_database, spoj_base_url
-):
+def start_honcho(
+    tmp_path: Path, processes: ProcessSet, database_url: str, spoj_base_url: str, delay: str
+) -> tuple[Started, str]:
+    """Build, release, then ``honcho start web clock`` on a free port; return it and its URL."""
     config = {
         "DJANGO_SECRET_KEY": production_env()["DJANGO_SECRET_KEY"],
         "DJANGO_SETTINGS_MODULE": "tests.e2e_settings",
-        "DATABASE_URL": e2e_database,
+        "DATABASE_URL": database_url,
         "SPOJ_BASE_URL": spoj_base_url,
-        "SPOJ_REQUEST_DELAY": "0",
+        "SPOJ_REQUEST_DELAY": delay,
         "E2E_STATIC_ROOT": str(tmp_path / "static"),
         "WEB_CONCURRENCY": "2",
     }
@@ -61,27 +66,33 @@ def test_web_and_clock_scrape_serve_and_stop_cleanly_on_sigterm(
     runner_env = production_env()
     del runner_env["DJANGO_SECRET_KEY"]
     port = free_port()
+    options = ["-f", str(ROOT / "Procfile"), "-e", str(env_file), "-d", str(ROOT), "-p", str(port)]
     honcho = processes.start(
         "honcho",
-        [
-            sys.executable,
-            "-c",
-            HONCHO_WITH_HEROKUS_GRACE,
-            "start",
-            "-f",
-            str(ROOT / "Procfile"),
-            "-e",
-            str(env_file),
-            "-d",
-            str(ROOT),
-            "-p",
-            str(port),
-            "web",
-            "clock",
-        ],
+        [sys.executable, "-c", HONCHO_WITH_HEROKUS_GRACE, "start", *options, "web", "clock"],
         runner_env,
     )
-    url = f"http://127.0.0.1:{port}"
+    return honcho, f"http://127.0.0.1:{port}"
+
+
+def stop_like_heroku(honcho: Started, processes: ProcessSet) -> str:
+    """SIGTERM to the runner; check everything exits in time without a SIGKILL."""
+    started = time.monotonic()
+    os.kill(honcho.pid, signal.SIGTERM)
+    honcho.popen.wait(timeout=35)
+    assert time.monotonic() - started < 30
+    wait_for(lambda: not processes.leftovers(), timeout=5, what="every process to exit")
+    output = honcho.output()
+    assert "SIGKILL" not in output, output[-3000:]
+    assert "web.1 stopped" in output
+    assert "clock.1 stopped" in output
+    return output
+
+
+def test_web_and_clock_scrape_serve_and_stop_cleanly_on_sigterm(
+    tmp_path, processes, e2e_database, spoj_base_url
+):
+    honcho, url = start_honcho(tmp_path, processes, e2e_database, spoj_base_url, delay="0")
 
     def scraped_and_served() -> bool:
         assert honcho.alive(), honcho.output()
@@ -97,13 +108,26 @@ def test_web_and_clock_scrape_serve_and_stop_cleanly_on_sigterm(
     assert "gunicorn method=GET" in honcho.output()  # access log on stdout
     assert len(processes.leftovers()) >= 4  # honcho, gunicorn master + workers, clock
 
-    started = time.monotonic()
-    os.kill(honcho.pid, signal.SIGTERM)
-    honcho.popen.wait(timeout=35)
-    assert time.monotonic() - started < 30
-    wait_for(lambda: not processes.leftovers(), timeout=5, what="every process to exit")
-    output = honcho.output()
-    assert "SIGKILL" not in output, output[-3000:]
-    assert "web.1 stopped" in output
-    assert "clock.1 stopped" in output
+    stop_like_heroku(honcho, processes)
     assert ("scrape_spoj", "running") not in task_run_statuses(e2e_database)
+
+
+def test_sigterm_during_a_scrape_records_it_interrupted_and_stops_in_time(
+    tmp_path, processes, e2e_database, spoj_base_url
+):
+    # A 0.5 s pause between list pages: the scrape takes about 40 s, so it is
+    # running when the dyno is told to stop.
+    honcho, _ = start_honcho(tmp_path, processes, e2e_database, spoj_base_url, delay="0.5")
+    wait_for(
+        lambda: ("scrape_spoj", "running") in task_run_statuses(e2e_database),
+        timeout=60,
+        what="a running scrape",
+    )
+
+    stop_like_heroku(honcho, processes)
+    statuses = task_run_statuses(e2e_database)
+    assert ("scrape_spoj", "running") not in statuses
+    assert ("scrape_spoj", "interrupted") in statuses
+    assert ("scrape_spoj", "succeeded") not in statuses
+    # All or nothing: the interrupted scrape wrote no problem.
+    assert query(e2e_database, "SELECT count(*) FROM core_problem") == [(0,)]
