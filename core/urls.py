@@ -11,4 +11,6 @@ urlpatterns = [
     path("problems.csv", views.problems_csv, name="problems_csv"),
     path("problems.json", views.problems_json, name="problems_json"),
     path("healthz", views.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on every page that links none (the admin's).
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

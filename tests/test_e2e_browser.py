@@ -56,9 +56,7 @@ def navigate(page, action: Callable[[], object]) -> None:
 
 def on_console(message, problems: list[str]) -> None:
     source = message.location.get("url", "")
-    # Chromium asks for /favicon.ico by itself; no page links it, so its 404 says
-    # nothing about whether a page rendered.
-    if message.type == "error" and not source.endswith("/favicon.ico"):
+    if message.type == "error":
         problems.append(f"console error: {message.text} at {source}")
 
 

@@ -32,3 +32,10 @@ def test_it_recovers_once_the_database_answers_again(client: Client, db: None) -
     with mock.patch.object(connection, "cursor", side_effect=OperationalError("down")):
         assert client.get("/healthz").status_code == 503
     assert client.get("/healthz").status_code == 200
+
+
+def test_the_favicon_is_served_for_pages_that_link_none(client):
+    response = client.get("/favicon.ico", follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[0][0].endswith("core/favicon.svg")
+    assert b"<svg" in b"".join(response.streaming_content)
