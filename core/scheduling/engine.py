@@ -304,13 +304,21 @@ class Engine:
         stale = TaskRun.objects.stale(stale_after).exclude(pk__in=list(exclude))
         reaped = []
         for pk, task, beat in stale.values_list("pk", "task", "heartbeat_at"):
-            won = TaskRun.objects.filter(pk=pk, status=Status.RUNNING, heartbeat_at=beat).update(
-                status=Status.ABANDONED,
-                finished_at=timezone.now(),
-                error=(
-                    f"no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC (over {stale_after:g} s): "
-                    "its process was killed or its dyno vanished"
-                ),
+            # Re-check staleness in the UPDATE itself rather than comparing
+            # heartbeat_at with the value read: on SQLite a heartbeat written by
+            # Now() is stored with milliseconds ('...:26.666') and never equals
+            # the microsecond string Django binds ('...:26.666000').
+            won = (
+                TaskRun.objects.stale(stale_after)
+                .filter(pk=pk)
+                .update(
+                    status=Status.ABANDONED,
+                    finished_at=timezone.now(),
+                    error=(
+                        f"no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC (over {stale_after:g} s): "
+                        "its process was killed or its dyno vanished"
+                    ),
+                )
             )
             if won:
                 log.warning("abandoned %s run #%s: no heartbeat since %s", task, pk, beat)
