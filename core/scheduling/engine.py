@@ -308,17 +308,14 @@ class Engine:
             # heartbeat_at with the value read: on SQLite a heartbeat written by
             # Now() is stored with milliseconds ('...:26.666') and never equals
             # the microsecond string Django binds ('...:26.666000').
-            won = (
-                TaskRun.objects.stale(stale_after)
-                .filter(pk=pk)
-                .update(
-                    status=Status.ABANDONED,
-                    finished_at=timezone.now(),
-                    error=(
-                        f"no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC (over {stale_after:g} s): "
-                        "its process was killed or its dyno vanished"
-                    ),
-                )
+            stale_now = TaskRun.objects.stale(stale_after).filter(pk=pk)
+            won = stale_now.update(
+                status=Status.ABANDONED,
+                finished_at=timezone.now(),
+                error=(
+                    f"no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC (over {stale_after:g} s): "
+                    "its process was killed or its dyno vanished"
+                ),
             )
             if won:
                 log.warning("abandoned %s run #%s: no heartbeat since %s", task, pk, beat)
