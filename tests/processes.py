@@ -50,7 +50,9 @@ def database_url(settings_dict: dict[str, Any]) -> str:
     return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+def wait_for(
+    condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1
+) -> T:
     """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
