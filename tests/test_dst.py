@@ -24,8 +24,8 @@ def cron(schedule: str, tz: str) -> TaskSpec:
     return parse_task("job", {"command": "check", "schedule": schedule, "timezone": tz}, "UTC")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def day_ticks(spec: TaskSpec, around: datetime) -> list[datetime]:
