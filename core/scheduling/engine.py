@@ -335,7 +335,11 @@ class Engine:
     ) -> list[Claimed]:
         """Reap, plan, claim and start. Returns what happened to each decision."""
         now = now or timezone.now()
-        self.reap_stale(exclude=[c.run_id for c in supervisor.children.values()])
+        # Our own runs are not stale, including those that ended while the
+        # database was down and whose outcome waits in memory to be written.
+        ours = [c.run_id for c in supervisor.children.values()]
+        ours += [o.run_id for o in supervisor.unrecorded]
+        self.reap_stale(exclude=ours)
         if force:
             decisions = [Decision(name, "force", now) for name in self.selected]
         else:
