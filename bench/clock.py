@@ -30,6 +30,7 @@ from pathlib import Path
 from guarantees_common import (
     ROOT,
     bench_env,
+    fill,
     manage,
     median,
     percentile,
@@ -137,6 +138,10 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="idle seconds measured")
     parser.add_argument("--ticks", type=int, default=60)
     parser.add_argument(
+        "--rows", type=int, default=0, help="past runs to add before the idle measurement"
+    )
+    parser.add_argument("--idle-only", action="store_true", help="skip the lateness run")
+    parser.add_argument(
         "--database-url",
         help="a PostgreSQL server; spoj_bench_clock is created and dropped on it "
         "(default: a temporary SQLite file)",
@@ -150,8 +155,11 @@ def main() -> None:
 
         print(f"database: {connection.vendor}; {os.cpu_count()} CPUs; load {os.getloadavg()}")
         seed_latest_ticks()
+        if args.rows:
+            print(f"{args.rows:,} past runs added in {fill(args.rows):.1f} s")
         idle(env, args.duration)
-        lateness(url, args.ticks)
+        if not args.idle_only:
+            lateness(url, args.ticks)
         connection.close()
 
 

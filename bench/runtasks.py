@@ -26,6 +26,7 @@ from io import StringIO
 from guarantees_common import (
     ROOT,
     bench_env,
+    fill,
     manage,
     median,
     seed_latest_ticks,
@@ -44,43 +45,6 @@ def wall(args: list[str], env: dict[str, str]) -> float:
         capture_output=True,
         timeout=120,
     )
-    return time.perf_counter() - start
-
-
-def fill(rows: int) -> float:
-    """Add ``rows`` past runs of the declared tasks, generated inside the database."""
-    from django.db import connection
-
-    start = time.perf_counter()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                """
-                INSERT INTO core_taskrun (task, scheduled_for, attempt, trigger, status,
-                    exclusive, created_at, started_at, finished_at, host, error, output)
-                SELECT CASE WHEN x %% 2 = 0 THEN 'scrape_spoj' ELSE 'prune_runs' END,
-                    now() - interval '4 days' - x * interval '1 minute', 1, 'clock',
-                    'succeeded', true, now(), now(), now(), 'bench', '', ''
-                FROM generate_series(1, %s) AS x
-                """,
-                [rows],
-            )
-            cursor.execute("ANALYZE core_taskrun")
-        else:
-            cursor.execute(
-                """
-                WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < %s)
-                INSERT INTO core_taskrun (task, scheduled_for, attempt, trigger, status,
-                    exclusive, created_at, started_at, finished_at, host, error, output)
-                SELECT CASE WHEN x %% 2 = 0 THEN 'scrape_spoj' ELSE 'prune_runs' END,
-                    strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '-4 days', '-' || x || ' minutes'),
-                    1, 'clock', 'succeeded', 1, datetime('now'), datetime('now'),
-                    datetime('now'), 'bench', '', ''
-                FROM s
-                """,
-                [rows],
-            )
-            cursor.execute("ANALYZE")
     return time.perf_counter() - start
 
 
