@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.core import checks
+from django.db.backends.signals import connection_created
 
 
 class CoreConfig(AppConfig):
@@ -9,5 +10,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from core.scheduling.config import check_scheduled_tasks
+        from core.search import register_sqlite_functions
 
         checks.register(check_scheduled_tasks, "scheduled_tasks")
+        connection_created.connect(register_sqlite_functions, dispatch_uid="core.search")

@@ -1,3 +1,8 @@
 """Shared fixtures. Area-specific fixtures live in their own modules, listed here."""
 
-pytest_plugins: list[str] = ["tests.processes"]
+pytest_plugins: list[str] = [
+    "tests.ops_fixtures",
+    "tests.processes",
+    "tests.spoj_server",
+    "tests.web_data",
+]

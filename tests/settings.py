@@ -30,3 +30,7 @@ STORAGES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# No collectstatic before tests: WhiteNoise looks files up on demand instead of
+# scanning STATIC_ROOT at start-up (which does not exist in a fresh clone).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from core.models import FAILURES, Status, Task, TaskRun, Trigger
 from core.scheduling.config import TaskSpec, get_tasks
-from core.scheduling.runner import Supervisor, host_name
+from core.scheduling.runner import Supervisor, host_name, notify_finished
 from core.scheduling.state import enabled_tasks, ensure_task_rows
 
 log = logging.getLogger("core.scheduling")
@@ -79,6 +79,8 @@ class Engine:
         self.only = set(only) if only else None
         self._rows_ensured = False
         self.retry_due: dict[str, datetime] = {}
+        # Enabled tasks as of the last plan (the admin can switch them at run time).
+        self.enabled: dict[str, TaskSpec] | None = None
 
     @property
     def selected(self) -> dict[str, TaskSpec]:
@@ -107,7 +109,7 @@ class Engine:
         now = now or timezone.now()
         self._ensure_rows()
         specs = self.selected
-        enabled = enabled_tasks(specs)
+        enabled = self.enabled = enabled_tasks(specs)
         latest = self.latest_ticks(list(enabled))
         decisions: list[Decision] = []
         self.retry_due = {}
@@ -195,10 +197,7 @@ class Engine:
     def next_wakeup(self, now: datetime) -> datetime:
         """The next moment anything selected becomes due (tick or pending retry)."""
         times = list(self.retry_due.values())
-        try:
-            enabled = enabled_tasks(self.selected)
-        except Exception:
-            enabled = self.selected
+        enabled = self.enabled if self.enabled is not None else self.selected
         for spec in enabled.values():
             times.append(spec.next_tick(now))
         return min(times, default=now + timedelta(days=1))
@@ -320,9 +319,7 @@ class Engine:
             if won:
                 log.warning("abandoned %s run #%s: no heartbeat since %s", task, pk, beat)
                 reaped.append(pk)
-                from core.scheduling.runner import _notify
-
-                _notify(pk)
+                notify_finished(pk)
         return reaped
 
     def step(

@@ -1,7 +1,130 @@
-"""Failure notifications (placeholder until the notification module lands)."""
+"""Failure notifications: mail ``ADMINS`` once per streak of failures, and once on recovery.
 
-from core.models import TaskRun
+The engine calls :func:`run_finished` after it records any terminal status.
+Each mail is claimed with a conditional UPDATE on the task's
+``failure_notified_at`` (set for a failure streak, cleared for a recovery)
+and sent only by the process whose UPDATE changed the row, so two clocks
+finishing runs of the same task at once send one mail between them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import mail_admins
+from django.utils import timezone
+
+from core.models import FAILURES, Status, Task, TaskRun
+from core.scheduling.state import ensure_task_rows
+
+logger = logging.getLogger(__name__)
+
+# consecutive_failures looks at no more than this many of a task's newest runs,
+# so its cost is fixed however long the history; a longer streak reads as 50.
+STREAK_WINDOW = 50
+# Runs that say nothing about whether the task works.
+_NEUTRAL = (Status.SKIPPED, Status.MISSED, Status.QUEUED, Status.RUNNING)
+ERROR_EXCERPT = 2000
+
+
+def streak_from(statuses: list[str]) -> int:
+    """Failures at the head of ``statuses`` (newest first), up to the first success."""
+    count = 0
+    for status in statuses:
+        if status == Status.SUCCEEDED:
+            break
+        if status in FAILURES:
+            count += 1
+    return count
+
+
+def consecutive_failures(name: str) -> int:
+    """How many of the task's newest runs failed in a row (capped at ``STREAK_WINDOW``).
+
+    Runs are taken newest first (scheduled_for, attempt, id, descending — the
+    ``taskrun_task_latest`` index); skipped, missed, queued and running runs
+    are ignored, and the count stops at the first success.
+    """
+    statuses = list(
+        TaskRun.objects.filter(task=name)
+        .order_by("-scheduled_for", "-attempt", "-id")
+        .values_list("status", flat=True)[:STREAK_WINDOW]
+    )
+    return streak_from(statuses)
 
 
 def run_finished(run: TaskRun) -> None:
-    """Called by the engine after a run reaches a terminal status."""
+    """Send the streak or recovery mail if ``run`` (just recorded) calls for one.
+
+    Never raises: a broken mail server or database hiccup here is logged and
+    must not take the engine down.
+    """
+    try:
+        if run.status in FAILURES:
+            _after_failure(run)
+        elif run.status == Status.SUCCEEDED:
+            _after_success(run)
+    except Exception:
+        logger.exception("failure notification for %s could not be handled", run.task)
+
+
+def claim_failure_notice(name: str) -> bool:
+    """Mark the task's streak as notified; True only for the one caller that did."""
+    ensure_task_rows([name])
+    updated = Task.objects.filter(name=name, failure_notified_at__isnull=True).update(
+        failure_notified_at=timezone.now()
+    )
+    return updated == 1
+
+
+def claim_recovery_notice(name: str) -> bool:
+    """Clear the task's streak mark; True only for the one caller that did."""
+    updated = Task.objects.filter(name=name, failure_notified_at__isnull=False).update(
+        failure_notified_at=None
+    )
+    return updated == 1
+
+
+def _after_failure(run: TaskRun) -> None:
+    streak = consecutive_failures(run.task)
+    if streak < settings.SCHEDULED_TASKS_NOTIFY_AFTER or not claim_failure_notice(run.task):
+        return
+    error = run.error.strip() or "(no error recorded)"
+    if len(error) > ERROR_EXCERPT:
+        error = "...\n" + error[-ERROR_EXCERPT:]
+    more = "+" if streak >= STREAK_WINDOW else ""
+    body = (
+        f"The periodic task {run.task} has failed {streak}{more} times in a row.\n\n"
+        f"Last run: tick {run.scheduled_for:%Y-%m-%d %H:%M:%S} UTC, attempt {run.attempt}, "
+        f"trigger {run.trigger}, status {run.status}, exit code {run.exit_code}, "
+        f"host {run.host or '-'}.\n\n"
+        f"Last error:\n{error}\n\n"
+        "You will get one more mail when the task next succeeds. "
+        "See the runs in the admin or with `python manage.py tasks`.\n"
+    )
+    subject = f"Task {run.task} failed {streak}{more} times in a row"
+    if not _send(subject, body, run.task):
+        # Give the next failure a chance to send it rather than staying silent.
+        Task.objects.filter(name=run.task).update(failure_notified_at=None)
+
+
+def _after_success(run: TaskRun) -> None:
+    if not claim_recovery_notice(run.task):
+        return
+    body = (
+        f"The periodic task {run.task} succeeded again: tick "
+        f"{run.scheduled_for:%Y-%m-%d %H:%M:%S} UTC, attempt {run.attempt}, "
+        f"trigger {run.trigger}, host {run.host or '-'}.\n"
+    )
+    _send(f"Task {run.task} recovered", body, run.task)
+
+
+def _send(subject: str, body: str, name: str) -> bool:
+    try:
+        mail_admins(subject, body, fail_silently=False)
+    except Exception:
+        logger.exception("could not mail ADMINS about task %s", name)
+        return False
+    logger.info("mailed ADMINS: %s", subject)
+    return True

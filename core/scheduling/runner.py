@@ -499,7 +499,7 @@ def record_outcome(outcome: Outcome) -> None:
             outcome.status,
             outcome.seconds,
         )
-        _notify(outcome.run_id)
+        notify_finished(outcome.run_id)
     else:
         current = TaskRun.objects.filter(pk=outcome.run_id).values_list("status", flat=True).first()
         log.warning(
@@ -511,7 +511,8 @@ def record_outcome(outcome: Outcome) -> None:
         )
 
 
-def _notify(run_id: int) -> None:
+def notify_finished(run_id: int) -> None:
+    """Hand a finished run to the failure/recovery notifier; never raises."""
     from core.scheduling import notify
 
     try:

@@ -1,0 +1,112 @@
+"""SCHEDULED_TASKS entries are validated by system checks with ids and hints."""
+
+from datetime import UTC, datetime
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from core.scheduling.config import check_scheduled_tasks, get_tasks, parse_task
+
+
+def errors_for(entry, name="job"):
+    with override_settings(SCHEDULED_TASKS={name: entry}):
+        return check_scheduled_tasks()
+
+
+def test_the_default_tasks_are_valid_and_daily():
+    tasks = get_tasks()
+    assert set(tasks) == {"scrape_spoj", "prune_runs"}
+    assert tasks["scrape_spoj"].describe() == "At 03:00 every day"
+    assert tasks["prune_runs"].args == ("--days", "30")
+    assert check_scheduled_tasks() == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "error_id", "words"),
+    [
+        ({"command": "no_such_command", "every": 60}, "core.E005", "not an installed"),
+        ({"command": "check", "schedule": "61 * * * *"}, "core.E004", "not a valid cron"),
+        ({"command": "check", "schedule": "0 3 * *"}, "core.E004", "5 fields"),
+        ({"command": "check", "schedule": "@fortnightly"}, "core.E004", "not a valid cron"),
+        ({"command": "check", "every": 60, "colour": "blue"}, "core.E002", "unknown option"),
+        ({"command": "check", "schedule": "@daily", "every": 60}, "core.E003", "not both"),
+        ({"command": "check"}, "core.E003", "not neither"),
+        ({"command": "check", "every": 60, "timeout": -1}, "core.E007", "timeout"),
+        ({"command": "check", "every": 0}, "core.E007", "every"),
+        ({"command": "check", "every": 1.5}, "core.E007", "every"),
+        ({"command": "check", "every": 60, "retries": "2"}, "core.E007", "retries"),
+        ({"command": "check", "every": 60, "overlap": "sometimes"}, "core.E008", "overlap"),
+        ({"command": "check", "every": 60, "catchup": "some"}, "core.E008", "catchup"),
+        ({"command": "check", "every": 60, "timezone": "Mars/Olympus"}, "core.E006", "timezone"),
+        ({"command": "check", "every": 60, "args": "--deploy"}, "core.E009", "args"),
+        ({"command": "check", "every": 60, "enabled": "yes"}, "core.E009", "enabled"),
+        ("0 3 * * *", "core.E001", "dict"),
+    ],
+)
+def test_a_bad_entry_is_a_check_error_naming_the_task(entry, error_id, words):
+    errors = errors_for(entry)
+    assert [e.id for e in errors] == [error_id]
+    assert "SCHEDULED_TASKS['job']" in errors[0].msg
+    assert words in errors[0].msg
+    assert errors[0].hint
+
+
+def test_manage_py_check_fails_on_a_bad_entry():
+    broken = {"broken": {"command": "check", "schedule": "every day"}}
+    with (
+        override_settings(SCHEDULED_TASKS=broken),
+        pytest.raises(SystemCheckError, match=r"core\.E004.*broken"),
+    ):
+        call_command("check", stdout=StringIO(), stderr=StringIO())
+
+
+def test_nicknames_and_options_are_parsed():
+    spec = parse_task(
+        "nightly",
+        {
+            "command": "check",
+            "schedule": "@daily",
+            "timezone": "Europe/London",
+            "timeout": 30,
+            "retries": 2,
+            "retry_delay": 5,
+            "overlap": "allow",
+            "catchup": "all",
+            "starting_deadline": 120,
+            "enabled": False,
+        },
+        "UTC",
+    )
+    assert spec.schedule == "0 0 * * *"
+    assert str(spec.timezone) == "Europe/London"
+    assert (spec.timeout, spec.retries, spec.retry_delay) == (30.0, 2, 5.0)
+    assert (spec.overlap, spec.catchup, spec.starting_deadline, spec.enabled) == (
+        "allow",
+        "all",
+        120.0,
+        False,
+    )
+    assert not spec.exclusive
+    assert spec.describe().endswith("(Europe/London)")
+
+
+def test_every_ticks_are_aligned_to_the_epoch_and_strictly_after_the_start():
+    spec = parse_task("t", {"command": "check", "every": 600}, "UTC")
+    start = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert spec.ticks_between(start, start.replace(minute=30)) == [
+        start.replace(minute=10),
+        start.replace(minute=20),
+        start.replace(minute=30),
+    ]
+    assert spec.describe() == "every 10 minutes"
+
+
+def test_the_default_starting_deadline_is_one_period_capped_at_an_hour():
+    every_minute = parse_task("t", {"command": "check", "schedule": "* * * * *"}, "UTC")
+    daily = parse_task("d", {"command": "check", "schedule": "0 3 * * *"}, "UTC")
+    tick = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
+    assert every_minute.deadline_for(tick).total_seconds() == 60
+    assert daily.deadline_for(tick).total_seconds() == 3600
