@@ -22,7 +22,7 @@ from django.utils import timezone
 from core.models import Status, TaskRun, Trigger
 from core.scheduling.config import TaskSpec, parse_task
 from core.scheduling.engine import Claimed, Engine
-from core.scheduling.runner import Supervisor
+from core.scheduling.runner import Outcome, Supervisor
 
 # A minute-aligned instant in the future, so heartbeats written at travelled
 # time never look stale to the database's real clock.
@@ -279,3 +279,28 @@ def test_a_run_whose_heartbeat_stopped_is_reaped_once_and_a_fresh_one_is_not() -
     assert stale.status == Status.ABANDONED
     assert "no heartbeat since" in stale.error
     assert fresh.status == Status.RUNNING
+
+
+@pytest.mark.django_db
+def test_a_run_whose_outcome_waits_in_memory_is_not_reaped_by_its_own_clock() -> None:
+    # A run that ended while the database was down: its child is gone, its
+    # outcome waits in the supervisor, and its heartbeat stopped long ago.
+    job = parse_task("job", {"command": "check", "schedule": "0 0 1 1 *"}, "UTC")
+    engine = Engine(Trigger.CLOCK, {"job": job})
+    run = engine.claim_tick(job, T0, 1, Trigger.CLOCK).run
+    assert run is not None
+    TaskRun.objects.filter(pk=run.pk).update(heartbeat_at=Now())
+    time.sleep(0.7)
+    with override_settings(SCHEDULED_TASKS_STALE_AFTER=0.5):
+        sup = Supervisor()
+        try:
+            sup.unrecorded.append(Outcome(run.pk, "job", Status.SUCCEEDED, 0, 1.0))
+            engine.step(sup)
+            run.refresh_from_db()
+            assert run.status == Status.RUNNING  # not reaped as abandoned
+            sup.tend()  # the database is back: the outcome is written
+        finally:
+            sup.close()
+    run.refresh_from_db()
+    assert (run.status, run.exit_code) == (Status.SUCCEEDED, 0)
+    assert not sup.unrecorded
