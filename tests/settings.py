@@ -12,7 +12,10 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-a-secret")
 os.environ.setdefault("SPOJ_REQUEST_DELAY", "0")
 
 from spojscore.settings import *  # noqa: F403
-from spojscore.settings import BASE_DIR, DATABASES, database_from_url
+from spojscore.settings import BASE_DIR, DATABASES, INSTALLED_APPS, database_from_url
+
+# Test-only management commands (tasks whose executions can be counted).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 
 if os.environ.get("TEST_DATABASE_URL"):
     DATABASES["default"] = database_from_url(os.environ["TEST_DATABASE_URL"], "TEST_DATABASE_URL")

@@ -303,7 +303,12 @@ class Engine:
         stale = TaskRun.objects.stale(stale_after).exclude(pk__in=list(exclude))
         reaped = []
         for pk, task, beat in stale.values_list("pk", "task", "heartbeat_at"):
-            won = TaskRun.objects.filter(pk=pk, status=Status.RUNNING, heartbeat_at=beat).update(
+            # Re-check staleness in the UPDATE itself rather than comparing
+            # heartbeat_at with the value read: on SQLite a heartbeat written by
+            # Now() is stored with milliseconds ('...:26.666') and never equals
+            # the microsecond string Django binds ('...:26.666000').
+            stale_now = TaskRun.objects.stale(stale_after).filter(pk=pk)
+            won = stale_now.update(
                 status=Status.ABANDONED,
                 finished_at=timezone.now(),
                 error=(
@@ -327,7 +332,11 @@ class Engine:
     ) -> list[Claimed]:
         """Reap, plan, claim and start. Returns what happened to each decision."""
         now = now or timezone.now()
-        self.reap_stale(exclude=[c.run_id for c in supervisor.children.values()])
+        # Our own runs are not stale, including those that ended while the
+        # database was down and whose outcome waits in memory to be written.
+        ours = [c.run_id for c in supervisor.children.values()]
+        ours += [o.run_id for o in supervisor.unrecorded]
+        self.reap_stale(exclude=ours)
         if force:
             decisions = [Decision(name, "force", now) for name in self.selected]
         else:
