@@ -219,12 +219,22 @@ class TaskRun(models.Model):
         indexes = [
             # Last run / consecutive failures per task: WHERE task=? ORDER BY scheduled_for DESC.
             models.Index(fields=["task", "-scheduled_for", "-attempt"], name="taskrun_task_latest"),
-            # The clock's poll for queued requests and the reaper's scan of running
-            # rows: WHERE status IN ('queued', 'running').
+            # Task status (`tasks`, the admin): WHERE status IN ('queued', 'running').
             models.Index(
                 fields=["status"],
                 condition=Q(status__in=["queued", "running"]),
                 name="taskrun_active",
+            ),
+            # The reaper, every clock step: WHERE status = 'running' AND heartbeat_at < ?.
+            # Partial, so it stays tiny and no planner statistics (SQLite's ANALYZE
+            # sees one status on nearly every row) talk the planner out of it.
+            models.Index(
+                fields=["heartbeat_at"], condition=Q(status="running"), name="taskrun_running"
+            ),
+            # The poll for admin requests, every clock step:
+            # WHERE status = 'queued' AND task IN (...) ORDER BY created_at.
+            models.Index(
+                fields=["created_at"], condition=Q(status="queued"), name="taskrun_queued"
             ),
             # prune_runs and the admin's date filter: WHERE finished_at < ?.
             models.Index(fields=["finished_at"], name="taskrun_finished_at"),

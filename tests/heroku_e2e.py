@@ -347,7 +347,7 @@ def task_run_statuses(database_url: str) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def processes(tmp_path: Path) -> Iterator[ProcessSet]:
+def e2e_processes(tmp_path: Path) -> Iterator[ProcessSet]:
     """Start processes through this; every one (and its descendants) is killed at the end."""
     log_dir = tmp_path / "logs"
     log_dir.mkdir()

@@ -70,7 +70,7 @@ def as_number(text: str) -> float:
 
 
 def test_a_browser_sorts_searches_opens_a_problem_and_sees_runs_in_the_admin(
-    tmp_path, processes, e2e_database, spoj_base_url
+    tmp_path, e2e_processes, e2e_database, spoj_base_url
 ):
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install chromium (.ci/run does)")
@@ -90,7 +90,7 @@ def test_a_browser_sorts_searches_opens_a_problem_and_sees_runs_in_the_admin(
         manage("createsuperuser", "--no-input", "--username", "admin", "--email", "a@b.example"),
         env,
     )
-    _, url = start_web(processes, env)
+    _, url = start_web(e2e_processes, env)
 
     shots = (
         ROOT / "artifacts" / f"browser-{'postgresql' if is_postgres(e2e_database) else 'sqlite'}"

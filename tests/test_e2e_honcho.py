@@ -43,7 +43,7 @@ HONCHO_WITH_HEROKUS_GRACE = (
 
 
 def start_honcho(
-    tmp_path: Path, processes: ProcessSet, database_url: str, spoj_base_url: str, delay: str
+    tmp_path: Path, e2e_processes: ProcessSet, database_url: str, spoj_base_url: str, delay: str
 ) -> tuple[Started, str]:
     """Build, release, then ``honcho start web clock`` on a free port; return it and its URL."""
     config = {
@@ -67,7 +67,7 @@ def start_honcho(
     del runner_env["DJANGO_SECRET_KEY"]
     port = free_port()
     options = ["-f", str(ROOT / "Procfile"), "-e", str(env_file), "-d", str(ROOT), "-p", str(port)]
-    honcho = processes.start(
+    honcho = e2e_processes.start(
         "honcho",
         [sys.executable, "-c", HONCHO_WITH_HEROKUS_GRACE, "start", *options, "web", "clock"],
         runner_env,
@@ -75,13 +75,13 @@ def start_honcho(
     return honcho, f"http://127.0.0.1:{port}"
 
 
-def stop_like_heroku(honcho: Started, processes: ProcessSet) -> str:
+def stop_like_heroku(honcho: Started, e2e_processes: ProcessSet) -> str:
     """SIGTERM to the runner; check everything exits in time without a SIGKILL."""
     started = time.monotonic()
     os.kill(honcho.pid, signal.SIGTERM)
     honcho.popen.wait(timeout=35)
     assert time.monotonic() - started < 30
-    wait_for(lambda: not processes.leftovers(), timeout=5, what="every process to exit")
+    wait_for(lambda: not e2e_processes.leftovers(), timeout=5, what="every process to exit")
     output = honcho.output()
     assert "SIGKILL" not in output, output[-3000:]
     assert "web.1 stopped" in output
@@ -90,9 +90,9 @@ def stop_like_heroku(honcho: Started, processes: ProcessSet) -> str:
 
 
 def test_web_and_clock_scrape_serve_and_stop_cleanly_on_sigterm(
-    tmp_path, processes, e2e_database, spoj_base_url
+    tmp_path, e2e_processes, e2e_database, spoj_base_url
 ):
-    honcho, url = start_honcho(tmp_path, processes, e2e_database, spoj_base_url, delay="0")
+    honcho, url = start_honcho(tmp_path, e2e_processes, e2e_database, spoj_base_url, delay="0")
 
     def scraped_and_served() -> bool:
         assert honcho.alive(), honcho.output()
@@ -106,25 +106,25 @@ def test_web_and_clock_scrape_serve_and_stop_cleanly_on_sigterm(
     wait_for(scraped_and_served, timeout=90, interval=1, what="a scrape by the clock")
     assert http_get(f"{url}/healthz").status == 200
     assert "gunicorn method=GET" in honcho.output()  # access log on stdout
-    assert len(processes.leftovers()) >= 4  # honcho, gunicorn master + workers, clock
+    assert len(e2e_processes.leftovers()) >= 4  # honcho, gunicorn master + workers, clock
 
-    stop_like_heroku(honcho, processes)
+    stop_like_heroku(honcho, e2e_processes)
     assert ("scrape_spoj", "running") not in task_run_statuses(e2e_database)
 
 
 def test_sigterm_during_a_scrape_records_it_interrupted_and_stops_in_time(
-    tmp_path, processes, e2e_database, spoj_base_url
+    tmp_path, e2e_processes, e2e_database, spoj_base_url
 ):
     # A 0.5 s pause between list pages: the scrape takes about 40 s, so it is
     # running when the dyno is told to stop.
-    honcho, _ = start_honcho(tmp_path, processes, e2e_database, spoj_base_url, delay="0.5")
+    honcho, _ = start_honcho(tmp_path, e2e_processes, e2e_database, spoj_base_url, delay="0.5")
     wait_for(
         lambda: ("scrape_spoj", "running") in task_run_statuses(e2e_database),
         timeout=60,
         what="a running scrape",
     )
 
-    stop_like_heroku(honcho, processes)
+    stop_like_heroku(honcho, e2e_processes)
     statuses = task_run_statuses(e2e_database)
     assert ("scrape_spoj", "running") not in statuses
     assert ("scrape_spoj", "interrupted") in statuses

@@ -42,10 +42,10 @@ def built_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]
     return env
 
 
-def gunicorn_pids(processes: ProcessSet) -> list[int]:
-    """Live gunicorn processes (master and workers) started by this test."""
+def gunicorn_pids(e2e_processes: ProcessSet) -> list[int]:
+    """Live gunicorn e2e_processes (master and workers) started by this test."""
     pids = []
-    for pid in processes.leftovers():
+    for pid in e2e_processes.leftovers():
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
@@ -56,7 +56,7 @@ def gunicorn_pids(processes: ProcessSet) -> list[int]:
 
 
 def test_the_release_command_migrates_a_fresh_database_that_the_web_process_serves(
-    tmp_path, processes, e2e_database
+    tmp_path, e2e_processes, e2e_database
 ):
     env = built_env(tmp_path, e2e_database, WEB_CONCURRENCY="2")
     assert task_run_statuses(e2e_database) == []
@@ -67,7 +67,7 @@ def test_the_release_command_migrates_a_fresh_database_that_the_web_process_serv
     assert ("core", "0001_initial") in {(str(app), str(name)) for app, name in applied}
     assert query(e2e_database, "SELECT count(*) FROM core_taskrun") == [(0,)]
 
-    web, url = start_web(processes, env)
+    web, url = start_web(e2e_processes, env)
     health = http_get(f"{url}/healthz")
     assert health.status == 200
     assert json.loads(health.body) == {"status": "ok"}
@@ -82,21 +82,23 @@ def test_the_release_command_migrates_a_fresh_database_that_the_web_process_serv
     assert css.headers.get("Content-Encoding") == "gzip"
     assert "max-age=315360000" in css.headers["Cache-Control"]
     # WEB_CONCURRENCY=2: one master and two workers.
-    wait_for(lambda: len(gunicorn_pids(processes)) == 3, timeout=20, what="2 gunicorn workers")
+    wait_for(lambda: len(gunicorn_pids(e2e_processes)) == 3, timeout=20, what="2 gunicorn workers")
 
     # Heroku stops a dyno with SIGTERM (to every process) and SIGKILLs 30 s later.
     started = time.monotonic()
     os.killpg(web.pid, signal.SIGTERM)
     web.popen.wait(timeout=30)
     assert time.monotonic() - started < 25
-    wait_for(lambda: not gunicorn_pids(processes), timeout=5, what="gunicorn to exit")
+    wait_for(lambda: not gunicorn_pids(e2e_processes), timeout=5, what="gunicorn to exit")
     assert "Shutting down" in web.output()
 
 
-def test_behind_herokus_router_plain_http_is_redirected_to_https(tmp_path, processes, e2e_database):
+def test_behind_herokus_router_plain_http_is_redirected_to_https(
+    tmp_path, e2e_processes, e2e_database
+):
     env = built_env(tmp_path, e2e_database, DYNO="web.1")
     run_checked(read_procfile()["release"], env)
-    _, url = start_web(processes, env)  # /healthz answers over plain HTTP (exempt)
+    _, url = start_web(e2e_processes, env)  # /healthz answers over plain HTTP (exempt)
 
     plain = http_get(f"{url}/admin/login/")
     assert plain.status == 301

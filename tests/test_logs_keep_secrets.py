@@ -33,7 +33,9 @@ def post(url: str, fields: dict[str, str]) -> int:
         return exc.code
 
 
-def test_requests_and_commands_at_debug_level_log_no_secret(tmp_path: Path, processes: ProcessSet):
+def test_requests_and_commands_at_debug_level_log_no_secret(
+    tmp_path: Path, e2e_processes: ProcessSet
+):
     secret_key = secrets.token_urlsafe(50)
     db_password = "pw" + secrets.token_hex(12)
     with throwaway_database(tmp_path, password=db_password) as database_url:
@@ -49,13 +51,13 @@ def test_requests_and_commands_at_debug_level_log_no_secret(tmp_path: Path, proc
         for args in (("migrate", "--no-input"), ("collectstatic", "--no-input", "-v", "3")):
             result = run_checked(manage(*args), env)
             outputs.append(result.stdout + result.stderr)
-        web, url = start_web(processes, env)
+        web, url = start_web(e2e_processes, env)
         assert http_get(f"{url}/healthz").status == 200
         assert http_get(f"{url}/admin/login/").status == 200
         assert http_get(f"{url}/no-such-page").status == 404
         # A login without a CSRF token: Django logs the refusal at WARNING.
         assert post(f"{url}/admin/login/", {"username": "a", "password": secret_key}) == 403
-        processes.close()
+        e2e_processes.close()
         outputs.append(web.output())
 
         # A database that cannot be reached: the error must not echo the URL's password.
