@@ -29,8 +29,12 @@ lint: install
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py check
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
 
+# The quick benchmarks, on SQLite. The others (bench/clock.py, bench/prune.py,
+# bench/admin.py, bench/web.py) and the PostgreSQL variants are in the README.
 bench: install
 	$(BIN)/python bench/scrape.py
+	$(BIN)/python bench/page.py
+	$(BIN)/python bench/runtasks.py
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3* .test-db*
