@@ -22,6 +22,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -203,24 +204,30 @@ class Engine:
         return min(times, default=now + timedelta(days=1))
 
     # -- writing --------------------------------------------------------------------
-    def _new_row(self, spec: TaskSpec, tick: datetime, attempt: int, trigger: str) -> TaskRun:
+    def _new_row(
+        self, spec: TaskSpec, tick: datetime, attempt: int, trigger: str, status: str, **fields: Any
+    ) -> TaskRun:
         now = timezone.now()
+        values: dict[str, Any] = {"created_at": now, "host": host_name()}
+        if status == Status.RUNNING:
+            values["heartbeat_at"] = now
+        else:
+            values["finished_at"] = now
+        values.update(fields)
         return TaskRun(
             task=spec.name,
             scheduled_for=tick,
             attempt=attempt,
             trigger=trigger,
-            status=Status.RUNNING,
+            status=status,
             exclusive=spec.exclusive,
-            created_at=now,
-            heartbeat_at=now,
-            host=host_name(),
+            **values,
         )
 
     def claim_tick(self, spec: TaskSpec, tick: datetime, attempt: int, trigger: str) -> Claimed:
         """INSERT the tick's row as running: we win, lose, or find the task running."""
         decision = Decision(spec.name, "run", tick, attempt)
-        run = self._new_row(spec, tick, attempt, trigger)
+        run = self._new_row(spec, tick, attempt, trigger, Status.RUNNING)
         try:
             with transaction.atomic():
                 run.save(force_insert=True)
@@ -228,15 +235,12 @@ class Engine:
             if TaskRun.objects.filter(task=spec.name, scheduled_for=tick, attempt=attempt).exists():
                 return Claimed(decision, None, "lost")
             # Not the tick's key, so the partial index: the task is running elsewhere.
-            skipped = TaskRun(
-                task=spec.name,
-                scheduled_for=tick,
-                attempt=attempt,
-                trigger=trigger,
-                status=Status.SKIPPED,
-                exclusive=spec.exclusive,
-                finished_at=timezone.now(),
-                host=host_name(),
+            skipped = self._new_row(
+                spec,
+                tick,
+                attempt,
+                trigger,
+                Status.SKIPPED,
                 error="the previous run was still running (overlap='forbid')",
             )
             TaskRun.objects.bulk_create([skipped], ignore_conflicts=True)
@@ -248,18 +252,13 @@ class Engine:
         return Claimed(decision, run, "started")
 
     def record_missed(self, spec: TaskSpec, ticks: list[datetime]) -> None:
-        now = timezone.now()
         rows = [
-            TaskRun(
-                task=spec.name,
-                scheduled_for=tick,
-                attempt=1,
-                trigger=self.trigger,
-                status=Status.MISSED,
-                exclusive=spec.exclusive,
-                created_at=now,
-                finished_at=now,
-                host=host_name(),
+            self._new_row(
+                spec,
+                tick,
+                1,
+                self.trigger,
+                Status.MISSED,
                 error=(
                     f"not started within its starting deadline "
                     f"({spec.deadline_for(tick).total_seconds():g} s)"

@@ -291,6 +291,10 @@ class Supervisor:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(fd)
             return
+        self._take(child, stream, data)
+
+    def _take(self, child: Child, stream: str, data: bytes) -> None:
+        """Keep the error in full (capped) and the output's tail; echo whole lines."""
         if stream == "err":
             child.error += data
             del child.error[:-ERROR_MAX]
@@ -312,17 +316,7 @@ class Supervisor:
                     break
                 if not data:
                     break
-                if stream == "err":
-                    child.error += data
-                    del child.error[:-ERROR_MAX]
-                else:
-                    child.output += data
-                    del child.output[:-OUTPUT_TAIL]
-                    if self.echo is not None:
-                        text = child.pending_line + child.decoder.decode(data)
-                        *lines, child.pending_line = text.split("\n")
-                        for line in lines:
-                            self.echo(child, line)
+                self._take(child, stream, data)
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(fd)
             os.close(fd)
