@@ -87,6 +87,15 @@ def can_request_runs(request: HttpRequest) -> bool:
     return request.user.has_perm(RUN_PERMISSION)
 
 
+def request_object_id(request: HttpRequest, object_id: str) -> int:
+    """Guard of the "Run now" and "Retry" buttons: a POST by a permitted user, a numeric id."""
+    if not can_request_runs(request):
+        raise PermissionDenied
+    if not object_id.isdigit():
+        raise Http404
+    return int(object_id)
+
+
 class EstimatedCountPaginator(Paginator):
     """Skips the exact COUNT(*) of a huge result on PostgreSQL.
 
@@ -262,11 +271,7 @@ class TaskRunAdmin(admin.ModelAdmin):
         """POST only: queue the next attempt of one failed run (the "Retry" button)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not can_request_runs(request):
-            raise PermissionDenied
-        if not object_id.isdigit():
-            raise Http404
-        run = get_object_or_404(TaskRun, pk=int(object_id))
+        run = get_object_or_404(TaskRun, pk=request_object_id(request, object_id))
         try:
             retry = retry_run(run)
         except RunRequestError as exc:
@@ -429,11 +434,7 @@ class TaskAdmin(admin.ModelAdmin):
         """POST only: queue a run of one task (the change page's "Run now" button)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not can_request_runs(request):
-            raise PermissionDenied
-        if not object_id.isdigit():
-            raise Http404
-        task = get_object_or_404(Task, pk=int(object_id))
+        task = get_object_or_404(Task, pk=request_object_id(request, object_id))
         self._request(request, task.name)
         return HttpResponseRedirect(reverse("admin:core_task_change", args=[task.pk]))
 
