@@ -64,6 +64,19 @@ def wait_for(
         time.sleep(interval)
 
 
+def started_run(task: str) -> Any:
+    """Wait for a run of ``task`` whose child has stamped ``started_at``; return it."""
+    from core.models import Status, TaskRun
+
+    return wait_for(
+        lambda: TaskRun.objects.filter(
+            task=task, status=Status.RUNNING, started_at__isnull=False
+        ).first(),
+        timeout=30,
+        what=f"a started run of {task}",
+    )
+
+
 def process_alive(pid: int) -> bool:
     """Whether ``pid`` is a live process (a zombie counts as dead)."""
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.models import Status, TaskRun
-from tests.processes import Proc, Processes, process_alive, record_task, wait_for
+from tests.processes import Proc, Processes, process_alive, record_task, started_run, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -23,17 +23,6 @@ def host_pid(run: TaskRun) -> int:
 
 def parent_pid(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def started_run(task: str) -> TaskRun:
-    """Wait for a run of ``task`` whose child has started; return it."""
-    return wait_for(
-        lambda: TaskRun.objects.filter(
-            task=task, status=Status.RUNNING, started_at__isnull=False
-        ).first(),
-        timeout=30,
-        what=f"a started run of {task}",
-    )
 
 
 def owner(clocks: list[Proc], run: TaskRun) -> Proc:

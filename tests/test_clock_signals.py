@@ -10,19 +10,9 @@ from pathlib import Path
 import pytest
 
 from core.models import Status, TaskRun
-from tests.processes import Processes, process_alive, record_task, wait_for
+from tests.processes import Processes, process_alive, record_task, started_run, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def started_run(task: str) -> TaskRun:
-    return wait_for(
-        lambda: TaskRun.objects.filter(
-            task=task, status=Status.RUNNING, started_at__isnull=False
-        ).first(),
-        timeout=30,
-        what=f"a started run of {task}",
-    )
 
 
 def test_sigterm_interrupts_the_running_task_records_it_and_exits_0(
