@@ -299,11 +299,11 @@ class TaskRunAdmin(admin.ModelAdmin):
             return
         for run in failed:
             try:
-                retry_run(run)
+                retry = retry_run(run)
             except RunRequestError as exc:
                 refused.append(str(exc))
             else:
-                queued.append(f"{run.task} (attempt {run.attempt + 1})")
+                queued.append(f"{run.task} (attempt {retry.attempt})")
         skipped = queryset.exclude(status__in=FAILURES).count()
         if queued:
             self.message_user(

@@ -148,28 +148,24 @@ class TaskRunQuerySet(models.QuerySet["TaskRun"]):
     def queued(self) -> TaskRunQuerySet:
         return self.filter(status=Status.QUEUED)
 
-    def finished(self) -> TaskRunQuerySet:
-        return self.filter(status__in=FINISHED)
-
-    def failed(self) -> TaskRunQuerySet:
-        return self.filter(status__in=FAILURES)
-
     def stale(self, stale_after: float) -> TaskRunQuerySet:
         """Running rows whose heartbeat (database time) is older than ``stale_after`` s."""
         return self.running().filter(heartbeat_at__lt=Now() - timedelta(seconds=stale_after))
 
-    def latest_per_task(self, names: list[str]) -> dict[str, TaskRun]:
+    def latest_per_task(self, names: list[str], *, ticks_only: bool = False) -> dict[str, TaskRun]:
         """The newest run (by tick, then attempt) of each named task, in one query.
 
-        Each task's newest row is found through the ``taskrun_task_latest``
-        index, so the cost does not grow with the number of past runs. Needs a
-        ``Task`` row per name (see ``core.scheduling``).
+        With ``ticks_only``, only rows that belong to a tick of the schedule
+        (``on_tick``): what the engine and ``tasks --check`` call a task's last
+        tick. Each task's newest row is found through an index on (task,
+        scheduled_for, attempt) — ``taskrun_tick_latest`` for ticks — so the cost
+        does not grow with the number of past runs. Needs a ``Task`` row per
+        name (see ``core.scheduling``).
         """
-        newest = (
-            TaskRun.objects.filter(task=OuterRef("name"))
-            .order_by("-scheduled_for", "-attempt", "-id")
-            .values("id")[:1]
-        )
+        rows = TaskRun.objects.filter(task=OuterRef("name"))
+        if ticks_only:
+            rows = rows.filter(on_tick=True)
+        newest = rows.order_by("-scheduled_for", "-attempt", "-id").values("id")[:1]
         ids = Task.objects.filter(name__in=names).annotate(last=Subquery(newest)).values("last")
         return {run.task: run for run in self.filter(id__in=Subquery(ids))}
 
@@ -185,6 +181,18 @@ class TaskRun(models.Model):
 
     task = models.CharField(max_length=100)
     scheduled_for = models.DateTimeField(help_text="The tick (UTC), or when the run was requested.")
+    # True when scheduled_for is a tick of the task's schedule (clock, runtasks
+    # and retries of a tick); false for runs asked for by hand (a direct
+    # manage.py run, runtasks --force, the admin's "run now"), whose
+    # scheduled_for is the moment of the request. Only tick rows count as a
+    # tick having been handled, so a manual run never hides, replaces or moves
+    # one. Manual rows never share a tick's key: ticks fall on whole seconds,
+    # request times never do (see core.scheduling.state.request_time).
+    on_tick = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text="scheduled_for is a tick of the schedule (not a manual request).",
+    )
     attempt = models.PositiveSmallIntegerField(default=1)
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     status = models.CharField(max_length=16, choices=Status.choices)
@@ -219,6 +227,13 @@ class TaskRun(models.Model):
         indexes = [
             # Last run / consecutive failures per task: WHERE task=? ORDER BY scheduled_for DESC.
             models.Index(fields=["task", "-scheduled_for", "-attempt"], name="taskrun_task_latest"),
+            # The engine's and `tasks`' last tick per task:
+            # WHERE task = ? AND on_tick ORDER BY scheduled_for DESC, attempt DESC.
+            models.Index(
+                fields=["task", "-scheduled_for", "-attempt"],
+                condition=Q(on_tick=True),
+                name="taskrun_tick_latest",
+            ),
             # Task status (`tasks`, the admin): WHERE status IN ('queued', 'running').
             models.Index(
                 fields=["status"],

@@ -127,7 +127,10 @@ def test_the_clock_survives_database_restarts_and_records_the_run_in_flight(
     try:
         code, output = processes.manage(["migrate", "-v0"], tasks)
         assert code == 0, output
-        clock = processes.clock(tasks)
+        # A lease (stale window) longer than the outages: a run in flight survives
+        # them. Shorter outages than the lease are what "survives" means; a
+        # longer one costs the run its lease (tests/test_lease.py).
+        clock = processes.clock(tasks, SCHEDULED_TASKS_STALE_AFTER="20")
         wait_for(lambda: succeeded_after("quick", 0), timeout=30, what="a first quick run")
 
         # Outage 1: while the clock sleeps between ticks.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import time_machine
 from django.db import connection
@@ -32,7 +34,9 @@ def test_request_run_queues_one_run_stamped_now():
     run = request_run("nightly")
     run.refresh_from_db()
     assert (run.task, run.status, run.trigger, run.attempt) == ("nightly", "queued", "admin", 1)
-    assert run.scheduled_for == utc(2026, 5, 1, 12, 0, 7)
+    # Stamped now, moved 1 µs off the whole second so it can never take a tick's key.
+    assert run.scheduled_for == utc(2026, 5, 1, 12, 0, 7) + timedelta(microseconds=1)
+    assert run.on_tick is False
     assert run.started_at is None
     assert run.exclusive is True
     assert TaskRun.objects.count() == 1

@@ -50,7 +50,11 @@ def test_it_raises_command_error_when_a_task_it_ran_failed(records_file: Path) -
         "bad": record_task(records_file, fail=True, **DAILY),
         "good": record_task(records_file, **DAILY),
     }
-    with pytest.raises(CommandError, match=r"1 of 2 task run\(s\) did not succeed: bad \(failed\)"):
+    with pytest.raises(
+        CommandError,
+        match=r"1 of 2 task run\(s\) did not succeed: "
+        r"bad run #\d+ failed: asked to fail \(--fail\)",
+    ):
         runtasks(tasks)
     statuses = dict(TaskRun.objects.values_list("task", "status"))
     assert statuses == {"bad": Status.FAILED, "good": Status.SUCCEEDED}
@@ -118,4 +122,9 @@ def test_the_process_exit_status_reflects_the_outcome(
     bad = {"bad": record_task(records_file, fail=True, **DAILY)}
     code, output = processes.manage(["runtasks"], bad)
     assert code == 1
-    assert "CommandError: 1 of 1 task run(s) did not succeed: bad (failed)" in output
+    # The closing line names the reason, not only the status.
+    run = TaskRun.objects.get(task="bad")
+    assert output.rstrip().splitlines()[-1] == (
+        f"CommandError: 1 of 1 task run(s) did not succeed: bad run #{run.pk} failed: "
+        "asked to fail (--fail)"
+    )

@@ -27,7 +27,8 @@ def test_a_task_past_its_timeout_is_terminated_and_recorded_timed_out(
     tasks = {"hang": record_task(records_file, sleep=60, timeout=1, **DAILY)}
     code, output = processes.manage(["runtasks"], tasks)
     assert code != 0
-    assert "hang (timed_out)" in output
+    run_id = TaskRun.objects.get(task="hang").pk
+    assert f"hang run #{run_id} timed_out: timed out after 1 s; stopped with SIGTERM" in output
     run = TaskRun.objects.get(task="hang")
     assert run.status == Status.TIMED_OUT
     assert run.exit_code == -signal.SIGTERM

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from datetime import datetime
 from types import FrameType
 
 from django.conf import settings
@@ -32,6 +33,7 @@ class Clock:
         self.supervisor = Supervisor(echo=self._echo)
         self.stopping = False
         self.poll = float(settings.SCHEDULED_TASKS_POLL)
+        self._announced: datetime | None = None
 
     @staticmethod
     def _echo(child: Child, line: str) -> None:
@@ -58,24 +60,41 @@ class Clock:
                     wake_at = self._next_wake()
                     backoff = 1.0
                 except DatabaseError as exc:
-                    log.warning(
-                        "database unavailable (%s); retrying in %.0f s",
-                        str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
-                        backoff,
-                    )
-                    connections.close_all()
+                    self._database_down(exc, backoff)
                     wake_at = time.monotonic() + backoff
                     backoff = min(backoff * 2, MAX_BACKOFF)
                 steps += 1
                 if max_steps is not None and steps >= max_steps:
                     break
-                self._sleep_until(wake_at)
+                try:
+                    self._sleep_until(wake_at)
+                except DatabaseError as exc:  # the supervisor contains its own; belt and braces
+                    self._database_down(exc, 0)
         finally:
             self.shutdown()
 
+    @staticmethod
+    def _database_down(exc: DatabaseError, backoff: float) -> None:
+        text = str(exc).strip()
+        log.warning(
+            "database unavailable (%s); retrying in %.0f s",
+            text.splitlines()[0] if text else type(exc).__name__,
+            backoff,
+        )
+        connections.close_all()
+
     def _next_wake(self) -> float:
         now = timezone.now()
-        until_tick = (self.engine.next_wakeup(now) - now).total_seconds()
+        wakeup = self.engine.next_wakeup(now)
+        if wakeup != self._announced:
+            self._announced = wakeup
+            log.info(
+                "next tick %s (in %.0f s); polling for requests every %g s",
+                wakeup.isoformat(),
+                (wakeup - now).total_seconds(),
+                self.poll,
+            )
+        until_tick = (wakeup - now).total_seconds()
         return time.monotonic() + max(0.0, min(until_tick, self.poll))
 
     def _sleep_until(self, wake_at: float) -> None:
@@ -84,15 +103,26 @@ class Clock:
                 return  # a run ended: step again (retries, catch-up, a freed task)
 
     def shutdown(self) -> None:
+        """SIGTERM running tasks, SIGKILL them after the grace, record them, and exit.
+
+        The whole shutdown takes at most ``SCHEDULED_TASKS_SHUTDOWN_GRACE`` + 4 s
+        (24 s by default; Heroku SIGKILLs 30 s after SIGTERM): the grace for the
+        tasks to stop, 3 s to reap and record them, and what is left of 1 more
+        (at least 1 s, at most 5) to write outcomes held in memory and let
+        pending mails go.
+        """
         grace = float(settings.SCHEDULED_TASKS_SHUTDOWN_GRACE)
+        began = time.monotonic()
         running = len(self.supervisor.children)
         if running:
             log.info(
-                "stopping: interrupting %s running task(s), waiting up to %g s", running, grace
+                "stopping: interrupting %s running task(s) (SIGTERM; SIGKILL after %g s)",
+                running,
+                grace,
             )
             self.supervisor.interrupt_all(grace)
-            # SIGKILL comes at the grace; a few seconds more to reap and record.
-            self.supervisor.run_to_end(until=time.monotonic() + grace + 3)
-        self.supervisor.tend()
+            self.supervisor.run_to_end(until=began + grace + 3)
+        now = time.monotonic()
+        self.supervisor.finish(until=min(max(began + grace + 4, now + 1), now + 5))
         self.supervisor.close()
         log.info("clock stopped")

@@ -11,10 +11,10 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from core.models import FAILURES, Status, TaskRun, Trigger
 from core.scheduling.config import TaskSpec, get_tasks
+from core.scheduling.state import request_time
 
 
 class RunRequestError(Exception):
@@ -46,9 +46,9 @@ def declared_spec(name: str) -> TaskSpec:
 def request_run(name: str, *, trigger: Trigger = Trigger.ADMIN) -> TaskRun:
     """Queue one run of ``name`` now (a request, not a tick)."""
     spec = declared_spec(name)
-    when = timezone.now()
-    # A request stamped with exactly the microsecond of a tick (or of another
-    # request) would collide on (task, scheduled_for, attempt); move it along.
+    when = request_time()
+    # Request times never fall on a tick (whole seconds); one stamped with the
+    # microsecond of another request would collide: move it along.
     for _ in range(3):
         try:
             with transaction.atomic():
@@ -59,6 +59,7 @@ def request_run(name: str, *, trigger: Trigger = Trigger.ADMIN) -> TaskRun:
                     trigger=trigger,
                     status=Status.QUEUED,
                     exclusive=spec.exclusive,
+                    on_tick=False,
                 )
         except IntegrityError:
             when += timedelta(microseconds=1)

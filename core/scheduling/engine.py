@@ -14,32 +14,65 @@ database decides every race (guarantees 1-3):
 * admin requests (``queued`` rows) are claimed with a conditional UPDATE.
 
 Nothing is read-then-written: reads only decide what to *try*.
+
+A claimed run either starts or is recorded at once: each winner is forked
+right after its claim commits, before the next statement, and a run whose
+process cannot be started is recorded ``failed`` on the spot (kept in the
+supervisor's memory until the database takes it). ``missed`` rows are written
+before any claim, so a database error in the middle of a step leaves no
+``running`` row without a process.
+
+Runs asked for by hand (a direct ``manage.py`` run, ``runtasks --force``) are
+not ticks: their row has ``on_tick`` false and a ``scheduled_for`` that never
+falls on a whole second (:func:`request_time`), so they can neither take a
+tick's key nor be mistaken for the task's last tick.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from core.models import FAILURES, Status, Task, TaskRun, Trigger
+from core.models import FAILURES, Status, TaskRun, Trigger
 from core.scheduling.config import TaskSpec, get_tasks
-from core.scheduling.runner import Supervisor, host_name, notify_finished
-from core.scheduling.state import enabled_tasks, ensure_task_rows
+from core.scheduling.notify import Mail
+from core.scheduling.runner import Outcome, Supervisor, host_name, notify_finished
+from core.scheduling.state import enabled_tasks, ensure_task_rows, request_time
 
 log = logging.getLogger("core.scheduling")
 
-# Rows whose scheduled_for is a real tick (admin and manual runs carry the
-# moment they were requested instead).
-TICK_TRIGGERS = (Trigger.CLOCK, Trigger.SCHEDULER, Trigger.RETRY)
+
+class Action(StrEnum):
+    """What a step means to do about a task."""
+
+    RUN = "run"  # a tick inside its starting deadline
+    CATCHUP = "catchup"  # an overdue tick that still runs (catchup latest/all)
+    MISSED = "missed"  # an overdue tick recorded as missed
+    RETRY = "retry"  # the next attempt at a failed tick
+    REQUEST = "request"  # a queued run (admin "run now", request_run, a queued retry)
+    FORCE = "force"  # runtasks --force
+    WAIT = "wait"  # a retry whose delay has not passed
+    IDLE = "idle"  # nothing due
+    DISABLED = "disabled"
+
+
+class ClaimResult(StrEnum):
+    """How a claim ended."""
+
+    STARTED = "started"  # we won and the run's process is running
+    LOST = "lost"  # another process holds this (task, tick, attempt)
+    SKIPPED = "skipped"  # the task was running (overlap="forbid"); recorded skipped
+    WAITING = "waiting"  # a request whose task is running; it stays queued
+    NOT_STARTED = "not started"  # we won but could not start a process; recorded failed
 
 
 @dataclass
@@ -47,7 +80,7 @@ class Decision:
     """What one step means to do about one task (``runtasks --dry-run`` prints these)."""
 
     task: str
-    action: str  # run | catchup | missed | retry | request | force | wait | idle | disabled
+    action: Action
     tick: datetime | None = None
     attempt: int = 1
     run_id: int | None = None  # the queued row, for requests
@@ -64,7 +97,8 @@ class Decision:
 class Claimed:
     decision: Decision
     run: TaskRun | None  # the running row we own, if we won
-    result: str  # started | lost | skipped | missed | waiting
+    result: ClaimResult
+    failure: Outcome | None = None  # why it was NOT_STARTED (already recorded)
 
 
 class Engine:
@@ -95,35 +129,25 @@ class Engine:
             ensure_task_rows(self.specs)
             self._rows_ensured = True
 
-    def latest_ticks(self, names: list[str]) -> dict[str, TaskRun]:
-        """Each task's newest row that belongs to a tick (one indexed query)."""
-        newest = (
-            TaskRun.objects.filter(task=OuterRef("name"), trigger__in=TICK_TRIGGERS)
-            .order_by("-scheduled_for", "-attempt")
-            .values("id")[:1]
-        )
-        ids = Task.objects.filter(name__in=names).annotate(last=Subquery(newest)).values("last")
-        return {run.task: run for run in TaskRun.objects.filter(id__in=Subquery(ids))}
-
     def plan(self, now: datetime | None = None) -> list[Decision]:
         """Decide, without writing, what is due for the selected tasks at ``now``."""
         now = now or timezone.now()
         self._ensure_rows()
         specs = self.selected
         enabled = self.enabled = enabled_tasks(specs)
-        latest = self.latest_ticks(list(enabled))
+        latest = TaskRun.objects.latest_per_task(list(enabled), ticks_only=True)
         decisions: list[Decision] = []
         self.retry_due = {}
         for name, spec in specs.items():
             if name not in enabled:
-                decisions.append(Decision(name, "disabled"))
+                decisions.append(Decision(name, Action.DISABLED))
                 continue
             decisions += self._plan_task(spec, latest.get(name), now)
         for run in TaskRun.objects.queued().filter(task__in=list(specs)).order_by("created_at"):
             decisions.append(
                 Decision(
                     run.task,
-                    "request",
+                    Action.REQUEST,
                     run.scheduled_for,
                     run.attempt,
                     run.pk,
@@ -158,25 +182,31 @@ class Engine:
         if not ticks:
             decisions += self._plan_retry(spec, last, now)
             if not decisions:
-                decisions.append(Decision(spec.name, "idle", detail=f"next {spec.next_tick(now)}"))
+                nxt = spec.next_tick(now)
+                decisions.append(Decision(spec.name, Action.IDLE, detail=f"next {nxt}"))
             return decisions
         if spec.catchup == "all":
             overdue = [t for t in ticks if now - t > spec.deadline_for(t)]
             if spec.exclusive:
                 # One at a time, oldest first; the next step takes the next one.
                 first = ticks[0]
-                action = "catchup" if overdue and first == overdue[0] else "run"
+                action = Action.CATCHUP if overdue and first == overdue[0] else Action.RUN
                 return [Decision(spec.name, action, first)]
-            return [Decision(spec.name, "catchup" if t in overdue else "run", t) for t in ticks]
+            return [
+                Decision(spec.name, Action.CATCHUP if t in overdue else Action.RUN, t)
+                for t in ticks
+            ]
         newest = ticks[-1]
         for tick in ticks:
             if now - tick <= spec.deadline_for(tick):
-                decisions.append(Decision(spec.name, "run", tick))
+                decisions.append(Decision(spec.name, Action.RUN, tick))
             elif spec.catchup == "latest" and tick == newest:
                 late = (now - tick).total_seconds()
-                decisions.append(Decision(spec.name, "catchup", tick, detail=f"{late:.0f} s late"))
+                decisions.append(
+                    Decision(spec.name, Action.CATCHUP, tick, detail=f"{late:.0f} s late")
+                )
             else:
-                decisions.append(Decision(spec.name, "missed", tick))
+                decisions.append(Decision(spec.name, Action.MISSED, tick))
         return decisions
 
     def _plan_retry(self, spec: TaskSpec, last: TaskRun | None, now: datetime) -> list[Decision]:
@@ -190,10 +220,9 @@ class Engine:
         due = last.finished_at + timedelta(seconds=spec.retry_delay)
         if now < due:
             self.retry_due[spec.name] = due
-            return [
-                Decision(spec.name, "wait", last.scheduled_for, last.attempt + 1, detail="retry")
-            ]
-        return [Decision(spec.name, "retry", last.scheduled_for, last.attempt + 1)]
+            nxt = last.attempt + 1
+            return [Decision(spec.name, Action.WAIT, last.scheduled_for, nxt, detail="retry")]
+        return [Decision(spec.name, Action.RETRY, last.scheduled_for, last.attempt + 1)]
 
     def next_wakeup(self, now: datetime) -> datetime:
         """The next moment anything selected becomes due (tick or pending retry)."""
@@ -207,12 +236,13 @@ class Engine:
     def _new_row(
         self, spec: TaskSpec, tick: datetime, attempt: int, trigger: str, status: str, **fields: Any
     ) -> TaskRun:
-        now = timezone.now()
-        values: dict[str, Any] = {"created_at": now, "host": host_name()}
+        values: dict[str, Any] = {"created_at": timezone.now(), "host": host_name()}
         if status == Status.RUNNING:
-            values["heartbeat_at"] = now
+            # The lease starts in database time, like every later heartbeat and
+            # every staleness test (guarantee 4): app-server clocks may be off.
+            values["heartbeat_at"] = Now()
         else:
-            values["finished_at"] = now
+            values["finished_at"] = timezone.now()
         values.update(fields)
         return TaskRun(
             task=spec.name,
@@ -224,16 +254,18 @@ class Engine:
             **values,
         )
 
-    def claim_tick(self, spec: TaskSpec, tick: datetime, attempt: int, trigger: str) -> Claimed:
+    def claim_tick(
+        self, spec: TaskSpec, tick: datetime, attempt: int, trigger: str, *, on_tick: bool = True
+    ) -> Claimed:
         """INSERT the tick's row as running: we win, lose, or find the task running."""
-        decision = Decision(spec.name, "run", tick, attempt)
-        run = self._new_row(spec, tick, attempt, trigger, Status.RUNNING)
+        decision = Decision(spec.name, Action.RUN, tick, attempt)
+        run = self._new_row(spec, tick, attempt, trigger, Status.RUNNING, on_tick=on_tick)
         try:
             with transaction.atomic():
                 run.save(force_insert=True)
         except IntegrityError:
             if TaskRun.objects.filter(task=spec.name, scheduled_for=tick, attempt=attempt).exists():
-                return Claimed(decision, None, "lost")
+                return Claimed(decision, None, ClaimResult.LOST)
             # Not the tick's key, so the partial index: the task is running elsewhere.
             skipped = self._new_row(
                 spec,
@@ -241,15 +273,17 @@ class Engine:
                 attempt,
                 trigger,
                 Status.SKIPPED,
+                on_tick=on_tick,
                 error="the previous run was still running (overlap='forbid')",
             )
             TaskRun.objects.bulk_create([skipped], ignore_conflicts=True)
             log.info("skipped %s tick %s: still running", spec.name, tick.isoformat())
-            return Claimed(decision, None, "skipped")
+            return Claimed(decision, None, ClaimResult.SKIPPED)
+        run.heartbeat_at = None  # written by the database; not needed here
         log.info(
             "claimed %s tick %s attempt %s (%s)", spec.name, tick.isoformat(), attempt, trigger
         )
-        return Claimed(decision, run, "started")
+        return Claimed(decision, run, ClaimResult.STARTED)
 
     def record_missed(self, spec: TaskSpec, ticks: list[datetime]) -> None:
         rows = [
@@ -276,7 +310,7 @@ class Engine:
         )
 
     def claim_request(self, decision: Decision) -> Claimed:
-        """Claim an admin request (a queued row) with a conditional UPDATE."""
+        """Claim a queued run (admin request, queued retry) with a conditional UPDATE."""
         assert decision.run_id is not None
         try:
             with transaction.atomic():
@@ -286,18 +320,32 @@ class Engine:
                     host=host_name(),
                 )
         except IntegrityError:
-            return Claimed(decision, None, "waiting")  # the task is running; try later
+            return Claimed(decision, None, ClaimResult.WAITING)  # the task is running
         if not won:
-            return Claimed(decision, None, "lost")
+            return Claimed(decision, None, ClaimResult.LOST)
         log.info("claimed %s (%s)", decision.task, decision.detail)
-        return Claimed(decision, TaskRun.objects.get(pk=decision.run_id), "started")
+        return Claimed(decision, TaskRun.objects.get(pk=decision.run_id), ClaimResult.STARTED)
 
     def claim_force(self, spec: TaskSpec, trigger: str) -> Claimed:
-        now = timezone.now()
-        return self.claim_tick(spec, now, 1, trigger)
+        """Claim a run now that is not a tick (``runtasks --force``, a direct run)."""
+        when = request_time()
+        for _ in range(3):
+            claimed = self.claim_tick(spec, when, 1, trigger, on_tick=False)
+            if claimed.result != ClaimResult.LOST:
+                claimed.decision.action = Action.FORCE
+                return claimed
+            # Another request took this very microsecond; ticks never can.
+            when += timedelta(microseconds=1)
+        return claimed
 
-    def reap_stale(self, exclude: Iterable[int] = ()) -> list[int]:
-        """Mark ``abandoned`` the running rows whose heartbeat stopped (guarantee 4)."""
+    def reap_stale(
+        self, exclude: Iterable[int] = (), *, send: Callable[[Mail], None] | None = None
+    ) -> list[int]:
+        """Mark ``abandoned`` the running rows whose heartbeat stopped (guarantee 4).
+
+        ``send`` delivers any notification mail (a supervisor sends it from a
+        child process, off its heartbeat path); by default it is sent inline.
+        """
         stale_after = float(settings.SCHEDULED_TASKS_STALE_AFTER)
         stale = TaskRun.objects.stale(stale_after).exclude(pk__in=list(exclude))
         reaped = []
@@ -309,16 +357,16 @@ class Engine:
             stale_now = TaskRun.objects.stale(stale_after).filter(pk=pk)
             won = stale_now.update(
                 status=Status.ABANDONED,
-                finished_at=timezone.now(),
+                finished_at=Now(),
                 error=(
                     f"no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC (over {stale_after:g} s): "
-                    "its process was killed or its dyno vanished"
+                    "its process was killed, its dyno vanished, or it lost the database"
                 ),
             )
             if won:
                 log.warning("abandoned %s run #%s: no heartbeat since %s", task, pk, beat)
                 reaped.append(pk)
-                notify_finished(pk)
+                notify_finished(pk, send)
         return reaped
 
     def step(
@@ -329,43 +377,79 @@ class Engine:
         force: bool = False,
         force_trigger: str | None = None,
     ) -> list[Claimed]:
-        """Reap, plan, claim and start. Returns what happened to each decision."""
+        """Reap, plan, claim and start. Returns what happened to each decision.
+
+        Each winning claim is started before the next statement runs, so an
+        error part-way (the database going away) leaves every claimed run with
+        a process or a record; ``missed`` rows go first for the same reason.
+        """
         now = now or timezone.now()
         # Our own runs are not stale, including those that ended while the
         # database was down and whose outcome waits in memory to be written.
-        ours = [c.run_id for c in supervisor.children.values()]
-        ours += [o.run_id for o in supervisor.unrecorded]
-        self.reap_stale(exclude=ours)
+        self.reap_stale(exclude=supervisor.own_run_ids(), send=supervisor.mailer.send)
         if force:
-            decisions = [Decision(name, "force", now) for name in self.selected]
+            decisions = [Decision(name, Action.FORCE, now) for name in self.selected]
         else:
             decisions = self.plan(now)
-        results: list[Claimed] = []
         missed: dict[str, list[datetime]] = {}
+        for decision in decisions:
+            if decision.action == Action.MISSED and decision.task in self.specs:
+                assert decision.tick is not None
+                missed.setdefault(decision.task, []).append(decision.tick)
+        for name, ticks in missed.items():
+            self.record_missed(self.specs[name], ticks)
+        results: list[Claimed] = []
         for decision in decisions:
             spec = self.specs.get(decision.task)
             if spec is None:
                 continue
-            if decision.action in ("run", "catchup"):
+            if decision.action in (Action.RUN, Action.CATCHUP):
                 assert decision.tick is not None
-                results.append(self.claim_tick(spec, decision.tick, 1, self.trigger))
-            elif decision.action == "retry":
+                claimed = self.claim_tick(spec, decision.tick, 1, self.trigger)
+                claimed.decision = decision
+            elif decision.action == Action.RETRY:
                 assert decision.tick is not None
-                results.append(
-                    self.claim_tick(spec, decision.tick, decision.attempt, Trigger.RETRY)
-                )
-            elif decision.action == "force":
-                results.append(self.claim_force(spec, force_trigger or self.trigger))
-            elif decision.action == "request":
-                results.append(self.claim_request(decision))
-            elif decision.action == "missed":
-                assert decision.tick is not None
-                missed.setdefault(spec.name, []).append(decision.tick)
-        for name, ticks in missed.items():
-            self.record_missed(self.specs[name], ticks)
-        # Claim everything first, then fork: each fork closes the connection.
-        for claimed in results:
+                claimed = self.claim_tick(spec, decision.tick, decision.attempt, Trigger.RETRY)
+                claimed.decision = decision
+            elif decision.action == Action.FORCE:
+                claimed = self.claim_force(spec, force_trigger or self.trigger)
+            elif decision.action == Action.REQUEST:
+                claimed = self.claim_request(decision)
+            else:
+                continue
             if claimed.run is not None:
-                spec = self.specs[claimed.run.task]
-                supervisor.start(claimed.run, spec.command, spec.args, timeout=spec.timeout)
+                claimed.failure = self.start(supervisor, spec, claimed)
+            results.append(claimed)
         return results
+
+    def start(
+        self,
+        supervisor: Supervisor,
+        spec: TaskSpec,
+        claimed: Claimed,
+        command: Any = None,
+        args: Any = None,
+        options: dict[str, Any] | None = None,
+    ) -> Outcome | None:
+        """Start the process of a run we just claimed, or record at once that it could not.
+
+        Returns the failure's outcome when the process could not be started.
+        """
+        run = claimed.run
+        assert run is not None
+        try:
+            supervisor.start(
+                run,
+                spec.command if command is None else command,
+                spec.args if args is None else args,
+                timeout=spec.timeout,
+                options=options,
+            )
+        except OSError as exc:  # fork or pipe failed: out of processes, memory, fds
+            log.error("could not start %s run #%s: %s", spec.name, run.pk, exc)
+            claimed.result = ClaimResult.NOT_STARTED
+            error = f"could not start the task: {exc}"
+            outcome = Outcome(run.pk, spec.name, Status.FAILED, None, 0.0, error)
+            supervisor.record(outcome)
+            return outcome
+        return None

@@ -1,11 +1,14 @@
 """Recording a task's command when it is run directly (``python manage.py scrape_spoj``).
 
-``manage.py`` hands its argv here first. When the command is a declared task's
-(the task named like it, else the only task using it), the run is claimed as a
-``TaskRun`` with trigger ``manual`` — or ``scheduler`` inside a Heroku Scheduler
-dyno (``DYNO=scheduler.N``) — and executed in a supervised child like any other
-run: heartbeats, timeout, output tail and outcome are recorded. Any other
-command goes straight to Django.
+``manage.py`` hands its argv here first. When the command line is a declared
+task's invocation — the task's command, with arguments that begin with the
+task's ``args`` (extra options may follow) — the run is claimed as a ``TaskRun``
+with trigger ``manual`` — or ``scheduler`` inside a Heroku Scheduler dyno
+(``DYNO=scheduler.N``) — and executed in a supervised child like any other
+run: heartbeats, timeout, output tail and outcome are recorded. It is not a
+tick (``on_tick`` false), so it never hides, replaces or moves one. Anything
+else goes straight to Django: with a task ``{"command": "shell", "args": ["-c",
+"..."]}``, ``manage.py shell`` is still an interactive shell.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from types import FrameType
 from typing import Any
@@ -20,19 +24,32 @@ from typing import Any
 from django.core.management import execute_from_command_line as django_execute
 
 
-def task_for_command(command: str, declared: Any) -> str | None:
+def task_for_invocation(command: str, args: Sequence[str], declared: Any) -> str | None:
+    """The declared task that ``manage.py command *args`` invokes, if any.
+
+    A task is invoked when ``command`` is its command and ``args`` begin with
+    its declared ``args``. Of several such tasks the one with the longest
+    declared ``args`` wins; a tie goes to the task named like the command, and
+    is otherwise ambiguous (None: the command runs unrecorded).
+    """
     if not isinstance(declared, dict):
         return None
-    if isinstance(declared.get(command), dict) and declared[command].get("command", command) == (
-        command
-    ):
-        return command
-    users = [
-        name
-        for name, entry in declared.items()
-        if isinstance(entry, dict) and entry.get("command", name) == command
-    ]
-    return users[0] if len(users) == 1 else None
+    candidates: list[tuple[int, str]] = []
+    for name, entry in declared.items():
+        if not isinstance(entry, dict) or entry.get("command", name) != command:
+            continue
+        prefix = entry.get("args", [])
+        if not isinstance(prefix, list | tuple) or not all(isinstance(a, str) for a in prefix):
+            continue
+        if list(args[: len(prefix)]) == list(prefix):
+            candidates.append((len(prefix), name))
+    if not candidates:
+        return None
+    longest = max(length for length, _ in candidates)
+    best = [name for length, name in candidates if length == longest]
+    if len(best) == 1:
+        return best[0]
+    return command if command in best else None
 
 
 def execute_from_command_line(argv: Sequence[str]) -> None:
@@ -43,7 +60,8 @@ def execute_from_command_line(argv: Sequence[str]) -> None:
     try:
         from django.conf import settings
 
-        task = task_for_command(argv[1], getattr(settings, "SCHEDULED_TASKS", None))
+        declared = getattr(settings, "SCHEDULED_TASKS", None)
+        task = task_for_invocation(argv[1], argv[2:], declared)
     except Exception:
         task = None  # let Django report broken settings its own way
     if task is None or "--help" in argv[2:] or "-h" in argv[2:]:
@@ -54,9 +72,10 @@ def execute_from_command_line(argv: Sequence[str]) -> None:
 
 def run_recorded(task: str, command: str, args: list[str]) -> int:
     import django
-    from django.db import IntegrityError
 
     django.setup()
+    from django.conf import settings
+
     from core.models import Status, TaskRun, Trigger
     from core.scheduling.config import get_tasks
     from core.scheduling.engine import Engine
@@ -91,25 +110,30 @@ def run_recorded(task: str, command: str, args: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    grace = float(settings.SCHEDULED_TASKS_SHUTDOWN_GRACE)
     outcomes = []
     try:
-        try:
-            supervisor.start(claimed.run, cmd, cmd_args, timeout=spec.timeout, options=options)
-        except IntegrityError:  # pragma: no cover - claim already decided
-            return 1
+        failure = engine.start(
+            supervisor, spec, claimed, command=cmd, args=cmd_args, options=options
+        )
+        if failure is not None:
+            outcomes.append(failure)
         interrupted = False
         while supervisor.children:
             if stop_signal and not interrupted:
-                supervisor.interrupt_all(10.0, sig=stop_signal[0])
+                supervisor.interrupt_all(grace, sig=stop_signal[0])
                 interrupted = True
             outcomes += supervisor.wait(supervisor.next_wakeup())
         outcomes += supervisor.tend()
+        supervisor.finish(until=time.monotonic() + 5)
     finally:
         supervisor.close()
     if not outcomes:
+        sys.stderr.write(f"{task} run #{claimed.run.pk}: no outcome was recorded\n")
         return 1
     outcome = outcomes[0]
     if outcome.status == Status.SUCCEEDED:
         return 0
-    sys.stderr.write(f"{task} run #{outcome.run_id}: {outcome.status}\n")
+    # The last line says what went wrong, not only that something did.
+    sys.stderr.write(outcome.describe() + "\n")
     return outcome.exit_code if outcome.exit_code and outcome.exit_code > 0 else 1

@@ -5,11 +5,18 @@ Each mail is claimed with a conditional UPDATE on the task's
 ``failure_notified_at`` (set for a failure streak, cleared for a recovery)
 and sent only by the process whose UPDATE changed the row, so two clocks
 finishing runs of the same task at once send one mail between them.
+
+Deciding is a few indexed queries; *sending* is a network call that may stall
+(a mail server that accepts and never greets). A supervisor therefore passes
+``send``, which delivers from a short-lived child process (see
+``core.scheduling.mailer``), so no SMTP call ever sits on its heartbeat path.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import mail_admins
@@ -54,17 +61,33 @@ def consecutive_failures(name: str) -> int:
     return streak_from(statuses)
 
 
-def run_finished(run: TaskRun) -> None:
+@dataclass(frozen=True)
+class Mail:
+    """A notification to ``ADMINS``, claimed and ready to send."""
+
+    subject: str
+    body: str
+    task: str
+    # A streak mail: if it cannot be delivered, the claim is undone so that
+    # the next failure tries again rather than staying silent.
+    streak: bool
+
+
+def run_finished(run: TaskRun, send: Callable[[Mail], object] | None = None) -> None:
     """Send the streak or recovery mail if ``run`` (just recorded) calls for one.
 
-    Never raises: a broken mail server or database hiccup here is logged and
-    must not take the engine down.
+    ``send`` delivers the mail (default: :func:`deliver`, inline). Never
+    raises: a broken mail server or database hiccup here is logged and must
+    not take the engine down.
     """
     try:
+        mail = None
         if run.status in FAILURES:
-            _after_failure(run)
+            mail = _after_failure(run)
         elif run.status == Status.SUCCEEDED:
-            _after_success(run)
+            mail = _after_success(run)
+        if mail is not None:
+            (send or deliver)(mail)
     except Exception:
         logger.exception("failure notification for %s could not be handled", run.task)
 
@@ -86,10 +109,10 @@ def claim_recovery_notice(name: str) -> bool:
     return updated == 1
 
 
-def _after_failure(run: TaskRun) -> None:
+def _after_failure(run: TaskRun) -> Mail | None:
     streak = consecutive_failures(run.task)
     if streak < settings.SCHEDULED_TASKS_NOTIFY_AFTER or not claim_failure_notice(run.task):
-        return
+        return None
     error = run.error.strip() or "(no error recorded)"
     if len(error) > ERROR_EXCERPT:
         error = "...\n" + error[-ERROR_EXCERPT:]
@@ -104,27 +127,32 @@ def _after_failure(run: TaskRun) -> None:
         "See the runs in the admin or with `python manage.py tasks`.\n"
     )
     subject = f"Task {run.task} failed {streak}{more} times in a row"
-    if not _send(subject, body, run.task):
-        # Give the next failure a chance to send it rather than staying silent.
-        Task.objects.filter(name=run.task).update(failure_notified_at=None)
+    return Mail(subject, body, run.task, streak=True)
 
 
-def _after_success(run: TaskRun) -> None:
+def _after_success(run: TaskRun) -> Mail | None:
     if not claim_recovery_notice(run.task):
-        return
+        return None
     body = (
         f"The periodic task {run.task} succeeded again: tick "
         f"{run.scheduled_for:%Y-%m-%d %H:%M:%S} UTC, attempt {run.attempt}, "
         f"trigger {run.trigger}, host {run.host or '-'}.\n"
     )
-    _send(f"Task {run.task} recovered", body, run.task)
+    return Mail(f"Task {run.task} recovered", body, run.task, streak=False)
 
 
-def _send(subject: str, body: str, name: str) -> bool:
+def deliver(mail: Mail) -> bool:
+    """Send ``mail`` now (bounded by ``EMAIL_TIMEOUT``); a failure is logged, never raised."""
     try:
-        mail_admins(subject, body, fail_silently=False)
-    except Exception:
-        logger.exception("could not mail ADMINS about task %s", name)
+        mail_admins(mail.subject, mail.body, fail_silently=False)
+    except Exception as exc:
+        logger.error("could not mail ADMINS about task %s: %s", mail.task, exc)
+        if mail.streak:
+            # Give the next failure a chance to send it rather than staying silent.
+            try:
+                Task.objects.filter(name=mail.task).update(failure_notified_at=None)
+            except Exception:
+                logger.exception("could not reset the notification mark of %s", mail.task)
         return False
-    logger.info("mailed ADMINS: %s", subject)
+    logger.info("mailed ADMINS: %s", mail.subject)
     return True

@@ -13,6 +13,17 @@ The child becomes the leader of its own process group (timeouts kill the whole
 group) and asks the kernel to SIGKILL it if the supervisor dies, so a killed
 clock never leaves an orphan running the task while the row is reaped as
 abandoned.
+
+Supervision is a lease (guarantee 4). Each heartbeat renews it in database
+time; any process may reap a run whose heartbeat is older than
+``SCHEDULED_TASKS_STALE_AFTER`` and start the task again. So a supervisor that
+has not renewed a run's lease for ``STALE_AFTER - HEARTBEAT`` seconds of its
+own monotonic clock (counted from the moment it *sent* the last heartbeat that
+succeeded, which is no later than the database's heartbeat_at) SIGKILLs the
+run's process group and records it ``abandoned``: by the time another process
+can see the row as stale, the child is gone, and ``overlap="forbid"`` holds even
+when a supervisor is partitioned from the database or stalled. A supervisor
+whose heartbeat finds its row already finished elsewhere stops its child too.
 """
 
 from __future__ import annotations
@@ -31,16 +42,19 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command, load_command_class
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connection, connections
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.models import Status, TaskRun
+from core.scheduling.mailer import BackgroundMail
+from core.scheduling.notify import Mail
 
 log = logging.getLogger("core.scheduling")
 
@@ -81,6 +95,27 @@ class Outcome:
     error: str = ""
     output: str = ""
 
+    @property
+    def summary(self) -> str:
+        """The error in one line: the last line of a traceback is the exception."""
+        lines = [line.strip() for line in self.error.strip().splitlines() if line.strip()]
+        if not lines:
+            return ""
+        last = lines[-1]
+        # "django.core.management.base.CommandError: msg" -> "msg": a CommandError
+        # is the command's own one-line explanation.
+        prefix, sep, rest = last.partition(": ")
+        if sep and prefix.rsplit(".", 1)[-1] == "CommandError":
+            return rest
+        return last
+
+    def describe(self) -> str:
+        """One line: which run, how it ended, and why (``scrape_spoj run #4 failed: ...``)."""
+        line = f"{self.task} run #{self.run_id} {self.status}"
+        if self.status == Status.SUCCEEDED:
+            return f"{line} in {self.seconds:.2f} s"
+        return f"{line}: {self.summary or f'exit code {self.exit_code}'}"
+
 
 @dataclass
 class Child:
@@ -97,9 +132,12 @@ class Child:
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace")
     )
     pending_line: str = ""
-    stop_reason: str | None = None  # "timeout" or "shutdown", once we signalled it
+    stop_reason: str | None = None  # "timeout", "shutdown", "lost" or "lease", once signalled
     kill_at: float | None = None
     exit_status: int | None = None  # raw waitpid status once reaped
+    # When the last heartbeat that renewed this run's lease was sent (monotonic);
+    # the claim, just before the fork, is the first.
+    lease_from: float = field(default_factory=time.monotonic)
 
     @property
     def deadline(self) -> float:
@@ -119,7 +157,7 @@ def _child_main(
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP, signal.SIGALRM):
         signal.signal(sig, signal.SIG_DFL)
     with contextlib.suppress(ValueError):
         signal.set_wakeup_fd(-1)
@@ -132,7 +170,9 @@ def _child_main(
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
     code = 0
     try:
-        # The child stamps started_at as the command begins: lateness is real.
+        # The child stamps started_at as the command begins, once its own
+        # connection is up: lateness includes the fork and the connect.
+        connection.ensure_connection()
         TaskRun.objects.filter(pk=run_id).update(
             started_at=timezone.now(), host=host_name(), heartbeat_at=Now()
         )
@@ -177,6 +217,9 @@ class Supervisor:
         self.selector = selectors.DefaultSelector()
         self.heartbeat_every = float(settings.SCHEDULED_TASKS_HEARTBEAT)
         self.kill_grace = float(settings.SCHEDULED_TASKS_KILL_GRACE)
+        # How long a run's lease outlives its last renewal here (see the module docstring).
+        self.lease_for = float(settings.SCHEDULED_TASKS_STALE_AFTER) - self.heartbeat_every
+        self.mailer = BackgroundMail()
         self.next_heartbeat = time.monotonic() + self.heartbeat_every
         # Outcomes not yet written because the database was unreachable.
         self.unrecorded: list[Outcome] = []
@@ -186,18 +229,45 @@ class Supervisor:
         self.selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._old_wakeup_fd: int | None = None
         self._old_sigchld: Any = None
+        self._old_sigalrm: Any = None
 
     # -- signals ------------------------------------------------------------------
     def install_wakeup(self) -> None:
-        """Wake ``wait`` on any handled signal (SIGCHLD, SIGTERM...) without polling."""
+        """Wake ``wait`` on any handled signal (SIGCHLD, SIGTERM...) without polling.
+
+        Also arms the lease watchdog: SIGALRM at the earliest lease expiry, so a
+        supervisor stuck in a database call (a stalled network: psycopg runs
+        Python signal handlers while it waits) still kills a run whose lease ran out.
+        """
         self._old_wakeup_fd = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         self._old_sigchld = signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        self._old_sigalrm = signal.signal(signal.SIGALRM, self._on_alarm)
 
     def uninstall_wakeup(self) -> None:
         if self._old_wakeup_fd is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
             signal.set_wakeup_fd(self._old_wakeup_fd)
             signal.signal(signal.SIGCHLD, self._old_sigchld)
+            signal.signal(signal.SIGALRM, self._old_sigalrm)
             self._old_wakeup_fd = None
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        self._enforce_leases()
+        self._arm_watchdog()
+
+    def _arm_watchdog(self) -> None:
+        """Set SIGALRM for the earliest lease expiry of a child (only with install_wakeup)."""
+        if self._old_wakeup_fd is None:
+            return
+        expiries = [
+            c.lease_from + self.lease_for
+            for c in self.children.values()
+            if c.stop_reason != "lease"
+        ]
+        delay = min(expiries, default=0.0)
+        if delay:
+            delay = max(0.001, delay - time.monotonic())
+        signal.setitimer(signal.ITIMER_REAL, delay)
 
     def close(self) -> None:
         self.uninstall_wakeup()
@@ -205,6 +275,10 @@ class Supervisor:
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+    def own_run_ids(self) -> list[int]:
+        """Runs this supervisor answers for: live children and outcomes not yet written."""
+        return [c.run_id for c in self.children.values()] + [o.run_id for o in self.unrecorded]
 
     # -- starting -----------------------------------------------------------------
     def start(
@@ -240,6 +314,7 @@ class Supervisor:
         self.selector.register(out_r, selectors.EVENT_READ, (child, "out"))
         self.selector.register(err_r, selectors.EVENT_READ, (child, "err"))
         self.children[pid] = child
+        self._arm_watchdog()
         log.info("started %s run #%s in pid %s", run.task, run.pk, pid)
         return child
 
@@ -249,6 +324,9 @@ class Supervisor:
         times = [self.next_heartbeat] if self.children or self.unrecorded else []
         for child in self.children.values():
             times.append(child.kill_at if child.kill_at is not None else child.deadline)
+            if child.stop_reason != "lease":
+                times.append(child.lease_from + self.lease_for)
+        times.append(self.mailer.next_wakeup())
         return min(times, default=float("inf"))
 
     def wait(self, until: float) -> list[Outcome]:
@@ -268,13 +346,20 @@ class Supervisor:
         return self.tend()
 
     def tend(self) -> list[Outcome]:
-        """Housekeeping without blocking: reap, time out, heartbeat, record."""
+        """Housekeeping without blocking: reap, time out, heartbeat, record.
+
+        Database errors are contained here (logged, retried on the next call),
+        so a database outage never stops a supervisor from timing out, fencing
+        or reaping its children.
+        """
         self._enforce_timeouts()
         finished = self._reap()
         if time.monotonic() >= self.next_heartbeat:
             self._heartbeat()
+        self._enforce_leases()
         if self.unrecorded:
             self._flush_unrecorded()
+        self.mailer.tend()
         return finished
 
     def _read(self, child: Child, stream: str) -> None:
@@ -346,6 +431,23 @@ class Supervisor:
                 self._signal(child, signal.SIGTERM)
                 child.kill_at = now + self.kill_grace
 
+    def _enforce_leases(self) -> None:
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.stop_reason == "lease" or now < child.lease_from + self.lease_for:
+                continue
+            log.error(
+                "%s run #%s lost its lease: no heartbeat written for %.1f s "
+                "(the database is unreachable or slow); killing it so that no other "
+                "process runs it beside this one",
+                child.task,
+                child.run_id,
+                now - child.lease_from,
+            )
+            child.stop_reason = "lease"
+            self._signal(child, signal.SIGKILL)
+            child.kill_at = float("inf")
+
     def interrupt_all(self, grace: float, sig: int = signal.SIGTERM) -> None:
         """Ask every child to stop; SIGKILL those still running after ``grace`` s."""
         kill_at = time.monotonic() + grace
@@ -372,7 +474,7 @@ class Supervisor:
             self._signal(child, signal.SIGKILL)
             outcome = self._outcome(child, status)
             finished.append(outcome)
-            self._record(outcome)
+            self.record(outcome)
         return finished
 
     def _outcome(self, child: Child, status: int) -> Outcome:
@@ -390,6 +492,15 @@ class Supervisor:
             elif child.stop_reason == "shutdown":
                 result = Status.INTERRUPTED
                 error = error or f"interrupted by shutdown ({name})"
+            elif child.stop_reason == "lost":
+                result = Status.ABANDONED
+                error = error or f"stopped ({name}): its run was recorded finished elsewhere"
+            elif child.stop_reason == "lease":
+                result = Status.ABANDONED
+                error = error or (
+                    f"killed ({name}) after its supervisor could not renew its lease "
+                    f"(no heartbeat written for {self.lease_for:g} s)"
+                )
             elif sig == signal.SIGKILL:
                 # Killed from outside (OOM killer, an operator): the process
                 # vanished without a word, which is what "abandoned" records.
@@ -408,14 +519,21 @@ class Supervisor:
             elif child.stop_reason == "shutdown":
                 result = Status.INTERRUPTED
                 error = error or "interrupted by shutdown"
+            elif child.stop_reason in ("lost", "lease"):
+                result = Status.ABANDONED
+                error = error or f"stopped after losing its claim (exit code {exit_code})"
             else:
                 result = Status.FAILED
                 error = error or _last_lines(output) or f"exit code {exit_code}"
         return Outcome(child.run_id, child.task, result, exit_code, seconds, error, output)
 
-    def _record(self, outcome: Outcome) -> None:
+    def record(self, outcome: Outcome) -> None:
+        """Write ``outcome``; if the database is unreachable, keep it and retry later."""
         try:
-            retry_once(lambda: record_outcome(outcome), f"recording run #{outcome.run_id}")
+            retry_once(
+                lambda: record_outcome(outcome, self.mailer.send),
+                f"recording run #{outcome.run_id}",
+            )
         except DatabaseError as exc:
             log.error(
                 "could not record %s run #%s as %s (%s); will retry",
@@ -429,13 +547,39 @@ class Supervisor:
     def _flush_unrecorded(self) -> None:
         pending, self.unrecorded = self.unrecorded, []
         for outcome in pending:
-            self._record(outcome)
+            self.record(outcome)
+
+    def flush(self, until: float) -> None:
+        """Keep trying to write outcomes held in memory until ``until`` (monotonic).
+
+        What still cannot be written is logged in full: the row stays
+        ``running`` and is reaped as ``abandoned``, and the log line is the record.
+        """
+        backoff = 0.2
+        while self.unrecorded and time.monotonic() < until:
+            time.sleep(min(backoff, max(0.0, until - time.monotonic())))
+            backoff = min(backoff * 2, 2.0)
+            connections.close_all()
+            self._flush_unrecorded()
+        for outcome in self.unrecorded:
+            log.error(
+                "could not record %s run #%s before exiting: it ended %s (exit code %s) "
+                "after %.1f s; its row stays running until it is reaped as abandoned. "
+                "Error: %s",
+                outcome.task,
+                outcome.run_id,
+                outcome.status,
+                outcome.exit_code,
+                outcome.seconds,
+                outcome.summary or "-",
+            )
 
     def _heartbeat(self) -> None:
         self.next_heartbeat = time.monotonic() + self.heartbeat_every
         if not self.children:
             return
         ids = [child.run_id for child in self.children.values()]
+        sent = time.monotonic()
         try:
             updated = retry_once(
                 lambda: TaskRun.objects.filter(pk__in=ids, status=Status.RUNNING).update(
@@ -446,13 +590,23 @@ class Supervisor:
         except DatabaseError as exc:
             log.warning("heartbeat failed (%s); will try again", exc)
             return
+        renewed = set(ids)
         if updated < len(ids):
-            self._drop_lost_claims(ids)
+            try:
+                renewed = self._drop_lost_claims(ids)
+            except DatabaseError as exc:
+                log.warning("could not check which runs lost their claim (%s)", exc)
+                return
+        for child in self.children.values():
+            if child.run_id in renewed:
+                child.lease_from = sent
+        self._arm_watchdog()
 
-    def _drop_lost_claims(self, ids: list[int]) -> None:
+    def _drop_lost_claims(self, ids: list[int]) -> set[int]:
         """Stop children whose row is no longer ``running`` (reaped as abandoned elsewhere).
 
-        Another process may already run the task again; ours must not overlap it.
+        Another process may already run the task again; ours must not overlap
+        it. Returns the runs that are still ours.
         """
         still = set(
             TaskRun.objects.filter(pk__in=ids, status=Status.RUNNING).values_list("pk", flat=True)
@@ -464,9 +618,16 @@ class Supervisor:
                     child.task,
                     child.run_id,
                 )
-                child.stop_reason = "shutdown"
+                child.stop_reason = "lost"
                 self._signal(child, signal.SIGTERM)
                 child.kill_at = time.monotonic() + self.kill_grace
+        return still
+
+    def finish(self, until: float) -> None:
+        """Before exiting: write outcomes held in memory, let pending mails go (until ``until``)."""
+        self.tend()
+        self.flush(until)
+        self.mailer.wait(until)
 
     def run_to_end(self, until: float = float("inf")) -> list[Outcome]:
         """Wait for every child to end (or ``until``); the caller handles signals."""
@@ -476,7 +637,7 @@ class Supervisor:
         return outcomes
 
 
-def record_outcome(outcome: Outcome) -> None:
+def record_outcome(outcome: Outcome, send: Callable[[Mail], object] | None = None) -> None:
     """Write a run's ending; only a row still ``running`` is changed."""
     updated = TaskRun.objects.filter(pk=outcome.run_id, status=Status.RUNNING).update(
         status=outcome.status,
@@ -493,7 +654,7 @@ def record_outcome(outcome: Outcome) -> None:
             outcome.status,
             outcome.seconds,
         )
-        notify_finished(outcome.run_id)
+        notify_finished(outcome.run_id, send)
     else:
         current = TaskRun.objects.filter(pk=outcome.run_id).values_list("status", flat=True).first()
         log.warning(
@@ -505,13 +666,13 @@ def record_outcome(outcome: Outcome) -> None:
         )
 
 
-def notify_finished(run_id: int) -> None:
+def notify_finished(run_id: int, send: Callable[[Mail], object] | None = None) -> None:
     """Hand a finished run to the failure/recovery notifier; never raises."""
     from core.scheduling import notify
 
     try:
         run = TaskRun.objects.get(pk=run_id)
-        notify.run_finished(run)
+        notify.run_finished(run, send)
     except Exception:
         log.exception("failure notification for run #%s failed", run_id)
 

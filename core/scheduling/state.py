@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+from django.utils import timezone
 
 from core.models import Task
 from core.scheduling.config import TaskSpec
@@ -19,3 +22,14 @@ def enabled_tasks(specs: Mapping[str, TaskSpec]) -> dict[str, TaskSpec]:
         Task.objects.filter(name__in=list(specs), enabled=False).values_list("name", flat=True)
     )
     return {name: spec for name, spec in specs.items() if spec.enabled and name not in disabled}
+
+
+def request_time() -> datetime:
+    """Now, as the ``scheduled_for`` of a run that is not a tick.
+
+    Ticks fall on whole seconds (cron minutes, epoch-aligned ``every``), so a
+    request time with a non-zero microsecond can never take a tick's
+    (task, scheduled_for, attempt) key.
+    """
+    now = timezone.now()
+    return now if now.microsecond else now + timedelta(microseconds=1)

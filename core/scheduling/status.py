@@ -7,11 +7,12 @@ Definitions (all times UTC, ``now`` = ``timezone.now()``):
   consecutive-failure count (see ``notify.consecutive_failures``) is >= 1.
 * **overdue** — something that should have happened has not:
   (a) *tick not handled*: the newest tick ``t`` whose starting window has
-  closed (``t + deadline_for(t) <= now``) has no TaskRun record at all (no
+  closed (``t + deadline_for(t) <= now``) has no tick record at all (no
   attempt in any status, not even ``missed``), although the task has a
-  recorded run before ``t`` (a task with no recorded run is "never run",
+  recorded tick before ``t`` (a task with no recorded tick is "never run",
   not overdue, so a newly declared task is not flagged for ticks before it
-  existed); or
+  existed). Ticks are what the engine takes for ticks: rows with
+  ``on_tick`` set; a manual, forced or admin run never counts as one; or
   (b) *run stuck*: a ``running`` run has been running longer than the task's
   ``timeout`` plus ``SCHEDULED_TASKS_STALE_AFTER``, or its heartbeat is older
   than ``SCHEDULED_TASKS_STALE_AFTER`` (the engine should have marked it
@@ -157,7 +158,7 @@ def task_statuses(specs: dict[str, TaskSpec] | None = None) -> list[TaskStatus]:
     # (task, -scheduled_for, ...): the oldest run, and the newest missed run
     # inside the task's missed window.
     oldest = (
-        TaskRun.objects.filter(task=OuterRef("name"))
+        TaskRun.objects.filter(task=OuterRef("name"), on_tick=True)
         .order_by("scheduled_for")
         .values("scheduled_for")[:1]
     )
@@ -188,7 +189,9 @@ def task_statuses(specs: dict[str, TaskSpec] | None = None) -> list[TaskStatus]:
         tick_match = Q()
         for name, tick in expected.items():
             tick_match |= Q(task=name, scheduled_for=tick)
-        handled = set(TaskRun.objects.filter(tick_match).values_list("task", flat=True))
+        handled = set(
+            TaskRun.objects.filter(tick_match, on_tick=True).values_list("task", flat=True)
+        )
 
     # Exactly the taskrun_active partial index's condition, so SQLite uses it
     # too (with a task IN (...) term it picks the task index and scans).

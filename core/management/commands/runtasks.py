@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from types import FrameType
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from core.models import Status, Trigger
 from core.scheduling.config import get_tasks
-from core.scheduling.engine import Engine
+from core.scheduling.engine import ClaimResult, Engine
 from core.scheduling.runner import Child, Supervisor
 
 
@@ -75,10 +76,12 @@ class Command(BaseCommand):
                 force=force,
                 force_trigger=Trigger.SCHEDULER if in_scheduler else Trigger.MANUAL,
             )
-            for item in claimed:
-                if item.result != "started":
-                    self.stdout.write(f"{item.decision.task}: {item.result}")
             outcomes = []
+            for item in claimed:
+                if item.result != ClaimResult.STARTED:
+                    self.stdout.write(f"{item.decision.task}: {item.result}")
+                if item.failure is not None:
+                    outcomes.append(item.failure)
             grace = float(settings.SCHEDULED_TASKS_SHUTDOWN_GRACE)
             while supervisor.children:
                 if stopping:
@@ -87,6 +90,7 @@ class Command(BaseCommand):
                     break
                 outcomes += supervisor.wait(supervisor.next_wakeup())
             outcomes += supervisor.tend()
+            supervisor.finish(until=time.monotonic() + 5)
         finally:
             supervisor.close()
         for outcome in outcomes:
@@ -97,7 +101,7 @@ class Command(BaseCommand):
         if failed:
             raise CommandError(
                 f"{len(failed)} of {len(outcomes)} task run(s) did not succeed: "
-                + ", ".join(f"{o.task} ({o.status})" for o in failed)
+                + "; ".join(o.describe() for o in failed)
             )
         if not outcomes:
             self.stdout.write("nothing due")
