@@ -173,6 +173,10 @@ if IS_HEROKU_APP:
 ADMINS = [(addr, addr) for addr in env_list("ADMINS", [])]
 SERVER_EMAIL = env_str("SERVER_EMAIL", "spojscore@localhost")
 DEFAULT_FROM_EMAIL = SERVER_EMAIL
+# Seconds an SMTP connection may wait on each step. Without it a mail server
+# that accepts and never answers would hang its sender for ever; supervisors
+# also send from a child process (core/scheduling/mailer.py).
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0, minimum=0.1)
 if os.environ.get("EMAIL_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_HOST = env_str("EMAIL_HOST", "")

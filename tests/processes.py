@@ -115,7 +115,7 @@ def record_task(path: Path, **options: Any) -> dict[str, Any]:
     for flag in ("sleep",):
         if flag in options:
             args += [f"--{flag}", str(options.pop(flag))]
-    for flag in ("fail", "ignore_term"):
+    for flag in ("fail", "ignore_term", "beat"):
         if options.pop(flag, False):
             args.append("--" + flag.replace("_", "-"))
     return {"command": "record_run", "args": args, **options}

@@ -312,19 +312,25 @@ class Engine:
     def claim_request(self, decision: Decision) -> Claimed:
         """Claim a queued run (admin request, queued retry) with a conditional UPDATE."""
         assert decision.run_id is not None
+        # Read the row first: once the UPDATE below has won, no statement may
+        # stand between the claim and the fork (an error there would leave a
+        # claimed run with no process).
+        run = TaskRun.objects.filter(pk=decision.run_id, status=Status.QUEUED).first()
+        if run is None:
+            return Claimed(decision, None, ClaimResult.LOST)
+        host = host_name()
         try:
             with transaction.atomic():
                 won = TaskRun.objects.filter(pk=decision.run_id, status=Status.QUEUED).update(
-                    status=Status.RUNNING,
-                    heartbeat_at=Now(),
-                    host=host_name(),
+                    status=Status.RUNNING, heartbeat_at=Now(), host=host
                 )
         except IntegrityError:
             return Claimed(decision, None, ClaimResult.WAITING)  # the task is running
         if not won:
             return Claimed(decision, None, ClaimResult.LOST)
+        run.status, run.host = Status.RUNNING, host
         log.info("claimed %s (%s)", decision.task, decision.detail)
-        return Claimed(decision, TaskRun.objects.get(pk=decision.run_id), ClaimResult.STARTED)
+        return Claimed(decision, run, ClaimResult.STARTED)
 
     def claim_force(self, spec: TaskSpec, trigger: str) -> Claimed:
         """Claim a run now that is not a tick (``runtasks --force``, a direct run)."""

@@ -16,14 +16,18 @@ abandoned.
 
 Supervision is a lease (guarantee 4). Each heartbeat renews it in database
 time; any process may reap a run whose heartbeat is older than
-``SCHEDULED_TASKS_STALE_AFTER`` and start the task again. So a supervisor that
-has not renewed a run's lease for ``STALE_AFTER - HEARTBEAT`` seconds of its
-own monotonic clock (counted from the moment it *sent* the last heartbeat that
-succeeded, which is no later than the database's heartbeat_at) SIGKILLs the
-run's process group and records it ``abandoned``: by the time another process
-can see the row as stale, the child is gone, and ``overlap="forbid"`` holds even
-when a supervisor is partitioned from the database or stalled. A supervisor
-whose heartbeat finds its row already finished elsewhere stops its child too.
+``SCHEDULED_TASKS_STALE_AFTER`` and start the task again. A run's lease
+therefore ends ``STALE_AFTER - HEARTBEAT`` seconds after the supervisor *sent*
+the last heartbeat that succeeded (no later than the database's heartbeat_at),
+and the run must be dead by then. The child enforces this itself: a fence
+thread in the child reads each new lease end (CLOCK_MONOTONIC, shared by
+parent and child) from a pipe the supervisor writes after every successful
+heartbeat, and SIGKILLs the child's whole process group when the lease runs
+out. So ``overlap="forbid"`` holds when the supervisor is partitioned from the
+database, stuck in a database call, or stopped outright (SIGSTOP, a frozen
+dyno): the fence needs nothing from it. The supervisor also kills such a run
+itself when it notices, and records it ``abandoned``. A supervisor whose
+heartbeat finds its row already finished elsewhere stops its child too.
 """
 
 from __future__ import annotations
@@ -34,15 +38,17 @@ import ctypes
 import errno
 import logging
 import os
+import select
 import selectors
 import signal
 import socket
+import struct
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any
 
 from django.conf import settings
@@ -138,10 +144,43 @@ class Child:
     # When the last heartbeat that renewed this run's lease was sent (monotonic);
     # the claim, just before the fork, is the first.
     lease_from: float = field(default_factory=time.monotonic)
+    lease_fd: int = -1  # the pipe on which the child's fence learns each new lease end
 
     @property
     def deadline(self) -> float:
         return self.started + self.timeout
+
+
+def _tell_lease(fd: int, ends: float) -> None:
+    """Tell a child's fence its lease now ends at ``ends`` (monotonic); never blocks."""
+    with contextlib.suppress(OSError):
+        os.write(fd, struct.pack("d", ends))
+
+
+def _fence(lease_r: int, ends: float, err_w: int) -> None:
+    """The child's lease fence (a daemon thread): SIGKILL the run when its lease ends."""
+    pending = b""
+    while True:
+        left = ends - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([lease_r], [], [], left)
+        if not ready:
+            continue
+        data = os.read(lease_r, 4096)
+        if not data:  # the supervisor is gone (PR_SET_PDEATHSIG should already have killed us)
+            break
+        pending += data
+        while len(pending) >= 8:
+            (ends,) = struct.unpack("d", pending[:8])
+            pending = pending[8:]
+    with contextlib.suppress(OSError):
+        os.write(
+            err_w,
+            b"killed: its lease ran out (its supervisor wrote no heartbeat in time: stopped, "
+            b"partitioned from the database or gone), so another process may run the task now\n",
+        )
+    os.killpg(0, signal.SIGKILL)
 
 
 def _child_main(
@@ -151,9 +190,12 @@ def _child_main(
     options: dict[str, Any] | None,
     out_w: int,
     err_w: int,
+    lease_r: int,
+    lease_ends: float,
 ) -> int:
     """Body of the forked child. Returns the exit code (the caller ``os._exit``s)."""
     os.setpgid(0, 0)
+    threading.Thread(target=_fence, args=(lease_r, lease_ends, err_w), daemon=True).start()
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -229,45 +271,18 @@ class Supervisor:
         self.selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._old_wakeup_fd: int | None = None
         self._old_sigchld: Any = None
-        self._old_sigalrm: Any = None
 
     # -- signals ------------------------------------------------------------------
     def install_wakeup(self) -> None:
-        """Wake ``wait`` on any handled signal (SIGCHLD, SIGTERM...) without polling.
-
-        Also arms the lease watchdog: SIGALRM at the earliest lease expiry, so a
-        supervisor stuck in a database call (a stalled network: psycopg runs
-        Python signal handlers while it waits) still kills a run whose lease ran out.
-        """
+        """Wake ``wait`` on any handled signal (SIGCHLD, SIGTERM...) without polling."""
         self._old_wakeup_fd = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         self._old_sigchld = signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-        self._old_sigalrm = signal.signal(signal.SIGALRM, self._on_alarm)
 
     def uninstall_wakeup(self) -> None:
         if self._old_wakeup_fd is not None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
             signal.set_wakeup_fd(self._old_wakeup_fd)
             signal.signal(signal.SIGCHLD, self._old_sigchld)
-            signal.signal(signal.SIGALRM, self._old_sigalrm)
             self._old_wakeup_fd = None
-
-    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
-        self._enforce_leases()
-        self._arm_watchdog()
-
-    def _arm_watchdog(self) -> None:
-        """Set SIGALRM for the earliest lease expiry of a child (only with install_wakeup)."""
-        if self._old_wakeup_fd is None:
-            return
-        expiries = [
-            c.lease_from + self.lease_for
-            for c in self.children.values()
-            if c.stop_reason != "lease"
-        ]
-        delay = min(expiries, default=0.0)
-        if delay:
-            delay = max(0.001, delay - time.monotonic())
-        signal.setitimer(signal.ITIMER_REAL, delay)
 
     def close(self) -> None:
         self.uninstall_wakeup()
@@ -291,8 +306,10 @@ class Supervisor:
         options: dict[str, Any] | None = None,
     ) -> Child:
         """Fork a child that runs ``command`` for the already-claimed ``run``."""
+        lease_from = time.monotonic()  # the claim has just been written
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        lease_r, lease_w = os.pipe()
         # Never share a database socket with the child (see module docstring).
         connections.close_all()
         sys.stdout.flush()
@@ -303,18 +320,27 @@ class Supervisor:
             try:
                 os.close(out_r)
                 os.close(err_r)
-                code = _child_main(run.pk, command, args, options, out_w, err_w)
+                os.close(lease_w)
+                for other in self.children.values():  # not this run's business
+                    for fd in (other.out_fd, other.err_fd, other.lease_fd):
+                        with contextlib.suppress(OSError):
+                            os.close(fd)
+                ends = lease_from + self.lease_for
+                code = _child_main(run.pk, command, args, options, out_w, err_w, lease_r, ends)
             finally:
                 os._exit(code)
         os.close(out_w)
         os.close(err_w)
+        os.close(lease_r)
         os.set_blocking(out_r, False)
         os.set_blocking(err_r, False)
-        child = Child(run.pk, run.task, pid, out_r, err_r, timeout)
+        os.set_blocking(lease_w, False)
+        child = Child(
+            run.pk, run.task, pid, out_r, err_r, timeout, lease_from=lease_from, lease_fd=lease_w
+        )
         self.selector.register(out_r, selectors.EVENT_READ, (child, "out"))
         self.selector.register(err_r, selectors.EVENT_READ, (child, "err"))
         self.children[pid] = child
-        self._arm_watchdog()
         log.info("started %s run #%s in pid %s", run.task, run.pk, pid)
         return child
 
@@ -405,6 +431,8 @@ class Supervisor:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(fd)
             os.close(fd)
+        with contextlib.suppress(OSError):
+            os.close(child.lease_fd)
         if self.echo is not None and child.pending_line:
             self.echo(child, child.pending_line)
             child.pending_line = ""
@@ -600,7 +628,7 @@ class Supervisor:
         for child in self.children.values():
             if child.run_id in renewed:
                 child.lease_from = sent
-        self._arm_watchdog()
+                _tell_lease(child.lease_fd, sent + self.lease_for)
 
     def _drop_lost_claims(self, ids: list[int]) -> set[int]:
         """Stop children whose row is no longer ``running`` (reaped as abandoned elsewhere).

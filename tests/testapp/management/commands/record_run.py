@@ -35,6 +35,9 @@ class Command(BaseCommand):
         parser.add_argument("--sleep", type=float, default=0.0)
         parser.add_argument("--fail", action="store_true")
         parser.add_argument("--ignore-term", action="store_true")
+        parser.add_argument(
+            "--beat", action="store_true", help="While sleeping, append a 'beat' line every 50 ms."
+        )
 
     def handle(
         self,
@@ -43,6 +46,7 @@ class Command(BaseCommand):
         sleep: float,
         fail: bool,
         ignore_term: bool,
+        beat: bool,
         **options: Any,
     ) -> None:
         if ignore_term:
@@ -63,7 +67,13 @@ class Command(BaseCommand):
             )
         append(file, {**base, "event": "start", "t": time.time()})
         self.stdout.write(f"started run {base.get('run')}")
-        time.sleep(sleep)
+        if beat:
+            until = time.monotonic() + sleep
+            while time.monotonic() < until:
+                append(file, {**base, "event": "beat", "t": time.time()})
+                time.sleep(0.05)
+        else:
+            time.sleep(sleep)
         append(file, {**base, "event": "end", "t": time.time()})
         if fail:
             raise CommandError("asked to fail (--fail)")

@@ -1,0 +1,134 @@
+"""Supervision is a lease, in database time (guarantee 4), and a run whose
+lease ran out is dead before any other process may run its task again — so
+``overlap="forbid"`` holds when a supervisor stalls or loses the database.
+
+The attacks: the app server's clock hours off the database's; a clock frozen
+with SIGSTOP while its task runs (a stalled dyno) and a second clock taking
+over; a supervisor whose every statement fails (the database unreachable).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.db import connection
+from django.db.models.functions import Now
+from django.test import override_settings
+
+from core.models import Status, TaskRun, Trigger
+from core.scheduling.config import parse_task
+from core.scheduling.engine import Engine
+from core.scheduling.runner import Supervisor
+from tests.db_faults import FailingStatement
+from tests.processes import (
+    Processes,
+    process_alive,
+    read_records,
+    record_task,
+    started_run,
+    wait_for,
+)
+
+
+def database_now() -> datetime:
+    return TaskRun.objects.annotate(now=Now()).values_list("now", flat=True).first() or (
+        datetime.now(UTC)
+    )
+
+
+@pytest.mark.django_db
+def test_the_claim_starts_the_lease_in_database_time_not_the_app_servers() -> None:
+    job = parse_task("job", {"command": "check", "every": 60}, "UTC")
+    engine = Engine(Trigger.CLOCK, {"job": job})
+    tick = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
+    # This app server's clock runs two hours ahead of the database's.
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=2), tick=True):
+        run = engine.claim_tick(job, tick, 1, Trigger.CLOCK).run
+    assert run is not None
+    run.refresh_from_db()
+    assert run.heartbeat_at is not None
+    assert abs((run.heartbeat_at - database_now()).total_seconds()) < 30
+
+
+@pytest.fixture
+def supervisor() -> Iterator[Supervisor]:
+    with override_settings(SCHEDULED_TASKS_HEARTBEAT=0.5, SCHEDULED_TASKS_STALE_AFTER=3):
+        sup = Supervisor()
+    try:
+        yield sup
+    finally:
+        sup.interrupt_all(0, sig=9)
+        sup.run_to_end(time.monotonic() + 10)
+        sup.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_supervisor_that_cannot_heartbeat_kills_its_run_before_the_lease_ends(
+    supervisor: Supervisor,
+) -> None:
+    sleeper = {"command": "shell", "args": ["-c", "import time; time.sleep(30)"], "every": 3600}
+    spec = parse_task("job", sleeper, "UTC")
+    engine = Engine(Trigger.CLOCK, {"job": spec})
+    claimed = engine.claim_tick(spec, datetime(2030, 1, 7, tzinfo=UTC), 1, Trigger.CLOCK)
+    assert claimed.run is not None
+    began = time.monotonic()
+    child = supervisor.start(claimed.run, spec.command, spec.args, timeout=spec.timeout)
+    # From now on every statement of this process fails: the database is gone.
+    with connection.execute_wrapper(FailingStatement(1, and_after=True)):
+        outcomes = []
+        while not outcomes and time.monotonic() - began < 10:
+            outcomes += supervisor.wait(time.monotonic() + 0.2)
+        dead_after = time.monotonic() - began
+    assert outcomes, "the run outlived its lease"
+    # Its lease: STALE_AFTER (3 s) - HEARTBEAT (0.5 s) from the claim.
+    assert dead_after < 3.0, f"killed only after {dead_after:.2f} s"
+    assert not process_alive(child.pid)
+    (outcome,) = outcomes
+    assert outcome.status == Status.ABANDONED
+    assert "lease" in outcome.error
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_frozen_clocks_run_is_dead_before_another_clock_runs_the_task_again(
+    processes: Processes, records_file: Path
+) -> None:
+    tasks = {
+        "lease": record_task(
+            records_file,
+            sleep=20,
+            beat=True,
+            every=3600,
+            starting_deadline=3600,
+            retries=1,
+            retry_delay=0,
+        )
+    }
+    first = processes.clock(tasks, name="frozen")
+    run = started_run("lease")
+    wait_for(lambda: read_records(records_file), timeout=10, what="the first run's start line")
+    frozen_child = read_records(records_file)[0]["pid"]
+    first.signal(signal.SIGSTOP)  # the dyno freezes: no heartbeat, no fencing from it
+    try:
+        processes.clock(tasks, name="other")
+        retry = wait_for(
+            lambda: [r for r in read_records(records_file) if r.get("attempt") == 2],
+            timeout=30,
+            what="the other clock's retry to start",
+        )[0]
+        last_beat = max(r["t"] for r in read_records(records_file) if r["pid"] == frozen_child)
+        assert last_beat < retry["t"], (
+            f"the frozen clock's run beat {last_beat - retry['t']:.2f} s after the retry started"
+        )
+        assert not process_alive(frozen_child)
+    finally:
+        first.signal(signal.SIGCONT)
+    run.refresh_from_db()
+    assert run.status == Status.ABANDONED
+    assert TaskRun.objects.filter(task="lease", attempt=2).exists()
