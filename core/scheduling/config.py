@@ -8,6 +8,7 @@ Iteration only ever goes forward and yields ticks strictly after its start.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -75,18 +76,19 @@ class TaskSpec:
         return self.overlap == "forbid"
 
     def ticks_after(self, start: datetime) -> Iterator[datetime]:
-        """Ticks strictly after ``start`` (aware), in UTC, in order, for ever."""
+        """Ticks strictly after ``start`` (aware), in UTC, strictly increasing, for ever."""
         if self.every is not None:
             n = self.every
-            first = (math.floor(start.timestamp()) // n + 1) * n
+            elapsed = (start - EPOCH) // timedelta(seconds=1)  # floor, exact
+            first = (elapsed // n + 1) * n
             while True:
-                yield datetime.fromtimestamp(first, tz=UTC)
+                yield EPOCH + timedelta(seconds=first)
                 first += n
         else:
             assert self.schedule is not None
-            local = start.astimezone(self.timezone)
-            for tick in CronSim(self.schedule, local):
-                yield tick.astimezone(UTC)
+            for tick in _cron_ticks(self.schedule, self.timezone, start):
+                if tick > start:
+                    yield tick
 
     def next_tick(self, after: datetime) -> datetime:
         return next(self.ticks_after(after))
@@ -115,6 +117,84 @@ class TaskSpec:
         words = CronSim(self.schedule, datetime.now(self.timezone)).explain()
         tz = str(self.timezone)
         return words if tz == "UTC" else f"{words} ({tz})"
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _is_wildcard(schedule: str) -> bool:
+    """Debian cron's MIN_STAR/HR_STAR: the minute or the hour field starts with ``*``."""
+    minute, hour = schedule.split()[:2]
+    return minute.startswith("*") or hour.startswith("*")
+
+
+def _gap_end(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The UTC instant the clocks jumped over the nonexistent local time ``wall``."""
+    # PEP 495: in a gap fold=1 reads the offset after the jump (an instant before it),
+    # fold=0 the offset before (an instant at or after it). Bisect to the second.
+    lo = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    hi = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    after = hi.astimezone(tz).utcoffset()
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) // 2
+        if mid.astimezone(tz).utcoffset() == after:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _cron_ticks(schedule: str, tz: ZoneInfo, start: datetime) -> Iterator[datetime]:
+    """The cron ticks in UTC, increasing, from somewhat before ``start`` on.
+
+    cronsim walks naive local wall-clock times (no time zone, so no DST cases
+    inside it); each wall time is then placed in UTC with Debian cron's rules:
+
+    - a time that happens once is that instant;
+    - a time that happens twice (clocks went back) runs at its first occurrence
+      for a fixed-time job, and at both for a wildcard job (minute or hour field
+      starting with ``*``), which follows the wall clock;
+    - a time that never happens (clocks went forward) runs at the first moment
+      after the jump for a fixed-time job and not at all for a wildcard job.
+
+    Several skipped times collapse into one tick. The set of ticks depends only
+    on the schedule and the zone, never on ``start``: the caller keeps those
+    after it.
+    """
+    wildcard = _is_wildcard(schedule)
+    # The earliest wall time that can map after ``start``: the wall clock may be
+    # behind ``start``'s own if the clocks go back within the next day.
+    lowest = min(
+        (start + timedelta(hours=h)).astimezone(tz).utcoffset() or timedelta()
+        for h in (0, 6, 12, 18, 24)
+    )
+    wall_start = (start.astimezone(UTC) + lowest).replace(tzinfo=None)
+    second_copies: list[datetime] = []  # later copies of repeated wall times
+    last: datetime | None = None
+    walls = CronSim(schedule, wall_start)
+    while True:
+        try:
+            wall = next(walls)
+        except StopIteration:
+            break
+        first = wall.replace(tzinfo=tz, fold=0)
+        second = wall.replace(tzinfo=tz, fold=1)
+        instants: list[datetime] = []
+        if first.utcoffset() == second.utcoffset():
+            instants.append(first.astimezone(UTC))
+        elif first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wall:  # repeated
+            instants.append(first.astimezone(UTC))
+            if wildcard:
+                heapq.heappush(second_copies, second.astimezone(UTC))
+        elif not wildcard:  # skipped by the clocks going forward
+            instants.append(_gap_end(wall, tz))
+        for instant in instants:
+            while second_copies and second_copies[0] < instant:
+                yield (last := heapq.heappop(second_copies))
+            if last is None or instant > last:
+                yield (last := instant)
+    while second_copies:
+        yield heapq.heappop(second_copies)
 
 
 def _seconds_in_words(seconds: int) -> str:
