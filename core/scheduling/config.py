@@ -135,8 +135,9 @@ def _gap_end(wall: datetime, tz: ZoneInfo) -> datetime:
     lo = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
     hi = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
     after = hi.astimezone(tz).utcoffset()
-    while hi - lo > timedelta(seconds=1):
-        mid = lo + (hi - lo) // 2
+    second = timedelta(seconds=1)
+    while hi - lo > second:
+        mid = lo + (hi - lo) // second // 2 * second
         if mid.astimezone(tz).utcoffset() == after:
             hi = mid
         else:
