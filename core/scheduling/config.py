@@ -8,6 +8,7 @@ Iteration only ever goes forward and yields ticks strictly after its start.
 
 from __future__ import annotations
 
+import difflib
 import heapq
 import math
 from collections.abc import Iterator, Mapping
@@ -207,50 +208,99 @@ def _seconds_in_words(seconds: int) -> str:
 
 
 class TaskConfigError(Exception):
+    """One problem with one option of one task."""
+
     def __init__(self, name: str, option: str, message: str, hint: str, id: str):
         super().__init__(f"SCHEDULED_TASKS[{name!r}]: {message}")
         self.name, self.option, self.message, self.hint, self.id = name, option, message, hint, id
 
 
-def _number(name: str, option: str, value: Any, *, integer: bool = False) -> float:
+class TaskConfigErrors(Exception):
+    """Every problem of one task entry (``errors``), raised by ``parse_task``."""
+
+    def __init__(self, errors: list[TaskConfigError]):
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+# A fitting example value for each numeric option, for hints.
+EXAMPLES = {
+    "every": "every=600",
+    "timeout": "timeout=600",
+    "retries": "retries=3",
+    "retry_delay": "retry_delay=60",
+    "starting_deadline": "starting_deadline=300",
+}
+
+
+def _number(
+    errors: list[TaskConfigError],
+    name: str,
+    option: str,
+    value: Any,
+    *,
+    integer: bool = False,
+    positive: bool = False,
+) -> float | None:
+    """``value`` as a float, or ``None`` after recording why it is not acceptable."""
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if ok and integer and not float(value).is_integer():
         ok = False
-    if not ok or value < 0:
-        kind = "a whole number" if integer else "a number of seconds"
-        raise TaskConfigError(
+    if ok and (value <= 0 if positive else value < 0):
+        ok = False
+    if ok:
+        return float(value)
+    kind = "a whole number" if integer else "a number of seconds"
+    bound = "> 0" if positive else ">= 0"
+    errors.append(
+        TaskConfigError(
             name,
             option,
-            f"{option}={value!r} must be {kind} >= 0.",
-            f"Set {option} to {kind}, e.g. {option}=60.",
+            f"{option}={value!r} must be {kind} {bound}.",
+            f"Set {option} to {kind} {bound}, e.g. {EXAMPLES[option]}.",
             "core.E007",
         )
-    return float(value)
+    )
+    return None
 
 
 def parse_task(name: str, entry: Any, default_tz: str) -> TaskSpec:
-    """Validate one entry; raise ``TaskConfigError`` on the first problem."""
+    """Validate one entry; raise ``TaskConfigErrors`` listing every problem."""
+    errors: list[TaskConfigError] = []
+    spec = _parse_task(name, entry, default_tz, errors)
+    if errors or spec is None:
+        raise TaskConfigErrors(errors)
+    return spec
+
+
+def _parse_task(
+    name: str, entry: Any, default_tz: str, errors: list[TaskConfigError]
+) -> TaskSpec | None:
+    def error(option: str, message: str, hint: str, id: str) -> None:
+        errors.append(TaskConfigError(name, option, message, hint, id))
+
     if not isinstance(entry, Mapping):
-        raise TaskConfigError(
-            name,
+        error(
             "",
             f"must be a dict of options, not {type(entry).__name__}.",
             'Declare tasks as {"name": {"schedule": "0 3 * * *"}}.',
             "core.E001",
         )
-    unknown = sorted(set(entry) - OPTIONS)
-    if unknown:
-        raise TaskConfigError(
-            name,
-            unknown[0],
-            f"unknown option {unknown[0]!r}.",
-            "Known options: " + ", ".join(sorted(OPTIONS)) + ".",
+        return None
+    for option in sorted(set(entry) - OPTIONS, key=str):
+        close = difflib.get_close_matches(str(option), sorted(OPTIONS), n=1)
+        error(
+            str(option),
+            f"unknown option {option!r}.",
+            (f"Did you mean {close[0]!r}? " if close else "")
+            + "Known options: "
+            + ", ".join(sorted(OPTIONS))
+            + ".",
             "core.E002",
         )
     command = entry.get("command", name)
     if not isinstance(command, str) or command not in get_commands():
-        raise TaskConfigError(
-            name,
+        error(
             "command",
             f"command {command!r} is not an installed management command.",
             "Set 'command' to a command listed by `python manage.py help`.",
@@ -258,8 +308,7 @@ def parse_task(name: str, entry: Any, default_tz: str) -> TaskSpec:
         )
     args = entry.get("args", [])
     if not isinstance(args, list | tuple) or not all(isinstance(a, str) for a in args):
-        raise TaskConfigError(
-            name,
+        error(
             "args",
             "args must be a list of strings.",
             'For example "args": ["--days", "30"].',
@@ -267,8 +316,7 @@ def parse_task(name: str, entry: Any, default_tz: str) -> TaskSpec:
         )
     has_schedule, has_every = "schedule" in entry, "every" in entry
     if has_schedule == has_every:
-        raise TaskConfigError(
-            name,
+        error(
             "schedule",
             "give exactly one of 'schedule' (cron) or 'every' (seconds), not "
             + ("both." if has_schedule else "neither."),
@@ -281,53 +329,53 @@ def parse_task(name: str, entry: Any, default_tz: str) -> TaskSpec:
     except (ZoneInfoNotFoundError, ValueError):
         tz = None
     if tz is None:
-        raise TaskConfigError(
-            name,
+        error(
             "timezone",
             f"timezone {tz_name!r} is not a known IANA time zone.",
             'Use a name like "UTC" or "Europe/London".',
             "core.E006",
         )
-    schedule = every = None
-    raw_schedule = None
+    schedule = every = raw_schedule = None
     if has_schedule:
         raw_schedule = entry["schedule"]
-        schedule = _parse_cron(name, raw_schedule)
-    else:
-        every_value = entry["every"]
-        _number(name, "every", every_value, integer=True)
-        if every_value < 1:
-            raise TaskConfigError(
-                name,
-                "every",
-                "every must be at least 1 second.",
-                "Use a whole number of seconds >= 1.",
-                "core.E007",
-            )
-        every = int(every_value)
+        schedule = _parse_cron(name, raw_schedule, errors)
+    if has_every:
+        value = _number(errors, name, "every", entry["every"], integer=True, positive=True)
+        every = None if value is None else int(value)
     choices = {}
     for option, allowed in (("overlap", OVERLAP_CHOICES), ("catchup", CATCHUP_CHOICES)):
-        value = entry.get(option, allowed[0])
-        if value not in allowed:
-            raise TaskConfigError(
-                name,
+        choice = entry.get(option, allowed[0])
+        if choice not in allowed:
+            error(
                 option,
-                f"{option}={value!r} is not one of {', '.join(allowed)}.",
+                f"{option}={choice!r} is not one of {', '.join(allowed)}.",
                 f"Use {option}={allowed[0]!r} (the default) or another listed value.",
                 "core.E008",
             )
-        choices[option] = value
+        choices[option] = choice
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise TaskConfigError(
-            name, "enabled", "enabled must be True or False.", "Use a boolean.", "core.E009"
+        error(
+            "enabled",
+            f"enabled={enabled!r} must be True or False.",
+            "Use enabled=False or enabled=True.",
+            "core.E009",
         )
+    timeout = _number(errors, name, "timeout", entry.get("timeout", DEFAULT_TIMEOUT), positive=True)
+    retries = _number(errors, name, "retries", entry.get("retries", 0), integer=True)
+    retry_delay = _number(
+        errors, name, "retry_delay", entry.get("retry_delay", DEFAULT_RETRY_DELAY)
+    )
     deadline = entry.get("starting_deadline")
-    timeout = _number(name, "timeout", entry.get("timeout", DEFAULT_TIMEOUT))
-    if timeout == 0:
-        raise TaskConfigError(
-            name, "timeout", "timeout must be above 0.", "Use seconds, e.g. 3600.", "core.E007"
-        )
+    if deadline is not None:
+        deadline = _number(errors, name, "starting_deadline", deadline)
+    if errors:
+        return None
+    assert tz is not None
+    assert timeout is not None
+    assert retries is not None
+    assert retry_delay is not None
+    assert isinstance(command, str)
     return TaskSpec(
         name=name,
         command=command,
@@ -336,19 +384,17 @@ def parse_task(name: str, entry: Any, default_tz: str) -> TaskSpec:
         every=every,
         timezone=tz,
         timeout=timeout,
-        retries=int(_number(name, "retries", entry.get("retries", 0), integer=True)),
-        retry_delay=_number(name, "retry_delay", entry.get("retry_delay", DEFAULT_RETRY_DELAY)),
+        retries=int(retries),
+        retry_delay=retry_delay,
         overlap=choices["overlap"],
         catchup=choices["catchup"],
-        starting_deadline=None
-        if deadline is None
-        else _number(name, "starting_deadline", deadline),
+        starting_deadline=deadline,
         enabled=enabled,
         raw_schedule=raw_schedule,
     )
 
 
-def _parse_cron(name: str, raw: Any) -> str:
+def _parse_cron(name: str, raw: Any, errors: list[TaskConfigError]) -> str | None:
     expr = raw.strip() if isinstance(raw, str) else raw
     if isinstance(expr, str) and expr.lower() in NICKNAMES:
         return NICKNAMES[expr.lower()]
@@ -361,13 +407,16 @@ def _parse_cron(name: str, raw: Any) -> str:
         except (CronSimError, StopIteration) as exc:
             problem = str(exc) or "it never matches"
     if problem:
-        raise TaskConfigError(
-            name,
-            "schedule",
-            f"schedule {raw!r} is not a valid cron expression: {problem}.",
-            'Use 5-field cron ("0 3 * * *") or @hourly/@daily/@weekly/@monthly/@yearly.',
-            "core.E004",
+        errors.append(
+            TaskConfigError(
+                name,
+                "schedule",
+                f"schedule {raw!r} is not a valid cron expression: {problem}.",
+                'Use 5-field cron ("0 3 * * *") or @hourly/@daily/@weekly/@monthly/@yearly.',
+                "core.E004",
+            )
         )
+        return None
     return expr
 
 
@@ -396,23 +445,28 @@ def parse_tasks(raw: Any, default_tz: str) -> tuple[dict[str, TaskSpec], list[Ta
                 )
             )
             continue
-        try:
-            specs[name] = parse_task(name, entry, default_tz)
-        except TaskConfigError as exc:
-            errors.append(exc)
+        entry_errors: list[TaskConfigError] = []
+        spec = _parse_task(name, entry, default_tz, entry_errors)
+        if spec is not None and not entry_errors:
+            specs[name] = spec
+        errors.extend(entry_errors)
     return specs, errors
 
 
 def get_tasks() -> dict[str, TaskSpec]:
-    """The declared tasks; raises ``ImproperlyConfigured`` if any entry is invalid."""
+    """The declared tasks; raises ``ImproperlyConfigured`` listing every invalid option."""
     specs, errors = parse_tasks(getattr(settings, "SCHEDULED_TASKS", {}), settings.TIME_ZONE)
     if errors:
-        raise ImproperlyConfigured("; ".join(str(e) for e in errors))
+        count = f"{len(errors)} error" + ("s" if len(errors) != 1 else "")
+        raise ImproperlyConfigured(
+            f"SCHEDULED_TASKS has {count}: " + "; ".join(str(e) for e in errors)
+        )
     return specs
 
 
 def check_scheduled_tasks(**kwargs: Any) -> list[checks.CheckMessage]:
-    """System check: every SCHEDULED_TASKS entry is valid (ids core.E001-E009)."""
+    """System check: every SCHEDULED_TASKS entry is valid (ids core.E001-E009).
+    Every error of every task is reported."""
     _, errors = parse_tasks(getattr(settings, "SCHEDULED_TASKS", {}), settings.TIME_ZONE)
     return [
         checks.Error(
