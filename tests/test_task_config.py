@@ -11,6 +11,7 @@ from django.test import override_settings
 
 from core.scheduling.config import (
     TaskConfigErrors,
+    check_lease_timing,
     check_scheduled_tasks,
     get_tasks,
     parse_task,
@@ -194,3 +195,32 @@ def test_get_tasks_lists_every_error_of_every_task():
     assert "'fine'" not in message
     with override_settings(SCHEDULED_TASKS=broken):
         assert len(check_scheduled_tasks()) == 7
+
+
+def test_the_default_heartbeat_and_stale_age_pass_the_lease_check():
+    assert check_lease_timing() == []
+
+
+@pytest.mark.parametrize(("heartbeat", "stale_after"), [(30, 60), (45, 60), (2, 3)])
+def test_a_heartbeat_not_below_half_the_stale_age_is_a_check_error(heartbeat, stale_after):
+    with override_settings(
+        SCHEDULED_TASKS_HEARTBEAT=heartbeat, SCHEDULED_TASKS_STALE_AFTER=stale_after
+    ):
+        errors = check_scheduled_tasks()
+    assert [e.id for e in errors] == ["core.E010"]
+    assert f"SCHEDULED_TASKS_HEARTBEAT={heartbeat} s" in errors[0].msg
+    assert f"SCHEDULED_TASKS_STALE_AFTER={stale_after} s" in errors[0].msg
+    assert f"below {stale_after / 2:g}" in (errors[0].hint or "")
+
+
+def test_a_heartbeat_just_below_half_the_stale_age_passes():
+    with override_settings(SCHEDULED_TASKS_HEARTBEAT=29.9, SCHEDULED_TASKS_STALE_AFTER=60):
+        assert check_scheduled_tasks() == []
+
+
+def test_manage_py_check_fails_on_a_lease_the_heartbeat_cannot_keep():
+    with (
+        override_settings(SCHEDULED_TASKS_HEARTBEAT=40, SCHEDULED_TASKS_STALE_AFTER=60),
+        pytest.raises(SystemCheckError, match=r"core\.E010"),
+    ):
+        call_command("check", stdout=StringIO(), stderr=StringIO())

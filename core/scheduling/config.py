@@ -465,10 +465,10 @@ def get_tasks() -> dict[str, TaskSpec]:
 
 
 def check_scheduled_tasks(**kwargs: Any) -> list[checks.CheckMessage]:
-    """System check: every SCHEDULED_TASKS entry is valid (ids core.E001-E009).
-    Every error of every task is reported."""
+    """System check: every SCHEDULED_TASKS entry is valid (ids core.E001-E009), and
+    the heartbeat is well inside the stale age (core.E010). Every error is reported."""
     _, errors = parse_tasks(getattr(settings, "SCHEDULED_TASKS", {}), settings.TIME_ZONE)
-    return [
+    messages: list[checks.CheckMessage] = [
         checks.Error(
             f"SCHEDULED_TASKS[{e.name!r}]: {e.message}",
             hint=e.hint,
@@ -476,4 +476,34 @@ def check_scheduled_tasks(**kwargs: Any) -> list[checks.CheckMessage]:
             id=e.id,
         )
         for e in errors
+    ]
+    messages.extend(check_lease_timing())
+    return messages
+
+
+def check_lease_timing() -> list[checks.CheckMessage]:
+    """A run's lease must survive one late heartbeat: heartbeat < stale_after / 2."""
+    heartbeat = getattr(settings, "SCHEDULED_TASKS_HEARTBEAT", None)
+    stale_after = getattr(settings, "SCHEDULED_TASKS_STALE_AFTER", None)
+    numbers = all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in (heartbeat, stale_after)
+    )
+    if not numbers:
+        return []  # the settings readers already refuse non-numbers
+    assert isinstance(heartbeat, int | float)
+    assert isinstance(stale_after, int | float)
+    if heartbeat < stale_after / 2:
+        return []
+    return [
+        checks.Error(
+            f"SCHEDULED_TASKS_HEARTBEAT={heartbeat:g} s is not below half of "
+            f"SCHEDULED_TASKS_STALE_AFTER={stale_after:g} s: one late heartbeat would let "
+            "another process take a run that is still alive as abandoned.",
+            hint=(
+                f"Lower SCHEDULED_TASKS_HEARTBEAT below {stale_after / 2:g} or raise "
+                f"SCHEDULED_TASKS_STALE_AFTER above {2 * heartbeat:g} (defaults 15 and 60)."
+            ),
+            obj="settings.SCHEDULED_TASKS_HEARTBEAT",
+            id="core.E010",
+        )
     ]
