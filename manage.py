@@ -5,12 +5,15 @@ Commands that belong to a scheduled task (``python manage.py scrape_spoj``)
 are recorded as runs; see ``core/scheduling/manual.py``.
 """
 
-import os
 import sys
+from pathlib import Path
+
+from spojscore.env import start
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spojscore.settings")
+    # .env (local work only), then the settings: a bad variable is one line, exit 2.
+    start(Path(__file__).resolve().parent)
     from core.scheduling.manual import execute_from_command_line
 
     execute_from_command_line(sys.argv)

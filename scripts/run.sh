@@ -8,6 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Local settings for manage.py and clock.py (they read .env; variables already set win).
+if [ ! -e .env ]; then
+    cp .env.example .env
+    echo "==> Created .env from .env.example (ENVIRONMENT=development); edit it to change settings"
+fi
+
 export ENVIRONMENT=${ENVIRONMENT:-development}
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-spojscore.settings}
 PY=.venv/bin/python

@@ -33,9 +33,11 @@ elif DEBUG:
     # Development only: a fresh key per process (sessions do not survive restarts).
     SECRET_KEY = "dev-insecure-" + secrets.token_urlsafe(40)
 else:
+    _state = "is empty" if "DJANGO_SECRET_KEY" in os.environ else "is not set"
     raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY is required when DEBUG is off "
-        "(set DJANGO_SECRET_KEY, or ENVIRONMENT=development for local work)."
+        f"DJANGO_SECRET_KEY is required when DEBUG is off, and it {_state}. "
+        "For local work run `cp .env.example .env` (or set ENVIRONMENT=development); "
+        "in production set DJANGO_SECRET_KEY to a long random string."
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"] if IS_HEROKU_APP else ["localhost", "127.0.0.1"])
@@ -100,6 +102,18 @@ def sqlite_options() -> dict[str, Any]:
     }
 
 
+_URL_EXAMPLE = "postgres://USER:PASSWORD@HOST:5432/NAME or sqlite:///PATH"
+
+
+def _redacted(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for error messages."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
 def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict[str, Any]:
     """A DATABASES entry for ``url``; a malformed URL names ``variable``."""
     try:
@@ -113,9 +127,13 @@ def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict[str, Any
             )
         )
     except (ValueError, KeyError) as exc:
-        raise ImproperlyConfigured(f"{variable} is malformed: {exc}") from None
+        raise ImproperlyConfigured(
+            f"{variable}={_redacted(url)!r} is malformed ({exc}); use {_URL_EXAMPLE}."
+        ) from None
     if not database.get("ENGINE"):
-        raise ImproperlyConfigured(f"{variable} names no supported database engine.")
+        raise ImproperlyConfigured(
+            f"{variable}={_redacted(url)!r} names no supported database engine; use {_URL_EXAMPLE}."
+        )
     if database["ENGINE"] == "django.db.backends.sqlite3":
         database.setdefault("OPTIONS", {}).update(sqlite_options())
     return database
@@ -190,7 +208,10 @@ else:
 # --- Logging: one line per event on stdout (Heroku's log router reads it) -------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not a logging level.")
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL={LOG_LEVEL!r} is not a logging level; use DEBUG, INFO, WARNING, ERROR "
+        "or CRITICAL."
+    )
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -130,3 +130,30 @@ def test_every_ticks_are_epoch_aligned_whatever_the_time_zone(tz: str, change: d
     assert len(ticks) == 8
     assert all(t.timestamp() % 5400 == 0 for t in ticks)
     assert {b - a for a, b in itertools.pairwise(ticks)} == {timedelta(seconds=5400)}
+
+
+@pytest.mark.parametrize(
+    ("tz", "schedule", "start", "expected"),
+    [
+        # Started at 01:10 EST, inside the repeated hour: 01:30 EDT (05:30Z) already ran.
+        (NY, "30 1 * * *", utc(2026, 11, 1, 6, 10), utc(2026, 11, 2, 6, 30)),
+        # Lord Howe, 01:35 +10:30 (the repeated half hour): 01:45 +11 (14:45Z) already ran.
+        (LORD_HOWE, "45 1 * * *", utc(2026, 4, 4, 15, 5), utc(2026, 4, 5, 15, 15)),
+        # Same starts, a job later in the night is not moved.
+        (NY, "15 2 * * *", utc(2026, 11, 1, 6, 10), utc(2026, 11, 1, 7, 15)),
+        (LORD_HOWE, "15 2 * * *", utc(2026, 4, 4, 15, 5), utc(2026, 4, 4, 15, 45)),
+    ],
+)
+def test_a_clock_started_in_the_repeated_hour_gets_a_tick_after_its_start(
+    tz: str, schedule: str, start: datetime, expected: datetime
+) -> None:
+    spec = cron(schedule, tz)
+    assert spec.next_tick(start) == expected
+    assert spec.ticks_between(start, expected) == [expected]
+
+
+def test_a_two_hourly_job_in_lord_howe_runs_at_two_after_the_half_hour_goes_back() -> None:
+    # 01:40 +11:00, then at 02:00 +11:00 (15:00Z) the clocks go back to 01:30 +10:30;
+    # 02:00 +10:30 (15:30Z) is the next even hour on the wall clock.
+    spec = cron("0 */2 * * *", LORD_HOWE)
+    assert spec.next_tick(utc(2026, 4, 4, 14, 40)) == utc(2026, 4, 4, 15, 30)
