@@ -24,7 +24,7 @@ from django.test import override_settings
 from core.models import Status, TaskRun, Trigger
 from core.scheduling.config import parse_task
 from core.scheduling.engine import Engine
-from core.scheduling.runner import Supervisor
+from core.scheduling.runner import Outcome, Supervisor
 from tests.db_faults import FailingStatement
 from tests.processes import (
     Processes,
@@ -81,7 +81,7 @@ def test_a_supervisor_that_cannot_heartbeat_kills_its_run_before_the_lease_ends(
     child = supervisor.start(claimed.run, spec.command, spec.args, timeout=spec.timeout)
     # From now on every statement of this process fails: the database is gone.
     with connection.execute_wrapper(FailingStatement(1, and_after=True)):
-        outcomes = []
+        outcomes: list[Outcome] = []
         while not outcomes and time.monotonic() - began < 10:
             outcomes += supervisor.wait(time.monotonic() + 0.2)
         dead_after = time.monotonic() - began
