@@ -18,7 +18,6 @@ import contextlib
 import glob
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,17 +28,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.processes import Processes, wait_for
+from tests.processes import Processes
+from tests.support import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
 PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PrivatePostgres:

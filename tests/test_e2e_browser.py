@@ -14,13 +14,13 @@ import pytest
 
 from tests.heroku_e2e import (
     ROOT,
-    is_postgres,
     manage,
     production_env,
     read_procfile,
     run_checked,
     start_web,
 )
+from tests.support import is_postgres
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
