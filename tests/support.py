@@ -1,5 +1,5 @@
 """Helpers shared by the tests and the benchmarks: a free port, a bounded wait, a
-throwaway database.
+throwaway database, and what a test does when something it needs is missing.
 
 Only the standard library is imported here (psycopg once a PostgreSQL database
 is made), and nothing needs Django, so a benchmark run as ``python bench/x.py``
@@ -10,13 +10,14 @@ and imports ``tests.support``.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 T = TypeVar("T")
@@ -59,6 +60,21 @@ def wait_for(
             detail = f" (last error: {last_error!r})" if last_error is not None else ""
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{detail}")
         time.sleep(interval)
+
+
+def under_ci() -> bool:
+    """Whether this is a CI run (CI=true, as ``.ci/run`` is started)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A test cannot run because ``reason`` (a browser, a server binary) is missing:
+    it is skipped, except under CI=true, where the missing part fails the run."""
+    import pytest
+
+    if under_ci():
+        pytest.fail(f"{reason} (CI=true: what a test needs must be installed)", pytrace=False)
+    pytest.skip(reason)
 
 
 # --- Throwaway databases -------------------------------------------------------------------

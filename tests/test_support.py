@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port, is_postgres, throwaway_database, wait_for, with_database
+from tests.support import (
+    free_port,
+    is_postgres,
+    throwaway_database,
+    unavailable,
+    wait_for,
+    with_database,
+)
 
 
 def test_free_port_is_a_port_nothing_listens_on() -> None:
@@ -92,3 +99,15 @@ def test_a_fixed_database_name_must_say_bench() -> None:
     url = "postgres://postgres@127.0.0.1:9/postgres"
     with pytest.raises(ValueError, match="must contain 'bench'"), throwaway_database(url, "app"):
         pass
+
+
+def test_a_missing_requirement_skips_the_test_outside_ci(monkeypatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no chromium"):
+        unavailable("no chromium")
+
+
+def test_a_missing_requirement_fails_the_test_under_ci(monkeypatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"no chromium.*CI=true"):
+        unavailable("no chromium")
