@@ -19,7 +19,9 @@ import statistics
 import time
 from datetime import timedelta
 
-from ops_common import arguments, describe_database, fill, setup_django, throwaway_database
+from ops_common import PG_BENCH_DB, arguments, describe_database, fill, setup_django
+
+from tests.support import throwaway_database
 
 PAGES = {
     "unfiltered": "",
@@ -36,7 +38,7 @@ PAGES = {
 
 def main() -> None:
     args = arguments(__doc__ or "")
-    with throwaway_database(args.database_url) as url:
+    with throwaway_database(args.database_url, PG_BENCH_DB) as url:
         setup_django(url)
         from django.contrib.auth.models import User
         from django.db import connection

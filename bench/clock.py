@@ -36,8 +36,9 @@ from guarantees_common import (
     percentile,
     seed_latest_ticks,
     setup_django,
-    throwaway_database,
 )
+
+from tests.support import throwaway_database
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

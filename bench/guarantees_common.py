@@ -1,4 +1,9 @@
-"""Shared by bench/runtasks.py and bench/clock.py: throwaway databases and process helpers."""
+"""Shared by bench/runtasks.py and bench/clock.py: process and statistics helpers.
+
+Importing it puts the project root on ``sys.path``, so the scripts can then
+import ``tests.support`` (their throwaway database) and, after ``setup_django``,
+the project's modules.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +13,15 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 SETTINGS = "bench.guarantees_settings"
-
-
-@contextmanager
-def throwaway_database(server_url: str | None, name: str) -> Iterator[str]:
-    """Yield the URL of a new empty database (a temporary SQLite file, or ``name`` on
-    the PostgreSQL server at ``server_url``), dropped afterwards."""
-    if not server_url:
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{tmp}/bench.sqlite3"
-        return
-    import psycopg
-
-    admin_url = urlunparse(urlparse(server_url)._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield urlunparse(urlparse(server_url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def bench_env(db_url: str, tasks: dict[str, Any] | None = None, **extra: str) -> dict[str, str]:
@@ -75,7 +57,6 @@ def manage(args: list[str], env: dict[str, str], timeout: float = 300) -> str:
 def setup_django(env: dict[str, str]) -> None:
     """Configure Django in this process with ``env`` (for in-process measurements)."""
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+# For ``tests.support`` (the throwaway database) and the project's modules.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 PG_BENCH_DB = "spoj_bench_ops"
 
 TASK_SQL = (
@@ -44,32 +43,7 @@ def arguments(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
-@contextmanager
-def throwaway_database(server_url: str | None) -> Iterator[str]:
-    """Yield the URL of a new empty database, dropped afterwards."""
-    if not server_url:
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{tmp}/bench.sqlite3"
-        return
-    import psycopg
-
-    parts = urlparse(server_url)
-    admin_url = urlunparse(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
-        conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
-    try:
-        yield urlunparse(parts._replace(path=f"/{PG_BENCH_DB}"))
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
-
-
 def setup_django(database_url: str) -> None:
-    sys.path.insert(0, str(ROOT))
     os.environ["BENCH_DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.ops_settings"
     import django

@@ -23,16 +23,14 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.support import database_name, throwaway_database  # noqa: E402 - needs ROOT
 
 CASES = [
     ("default order, page 1", "/"),
@@ -55,34 +53,6 @@ EXPORTS = [
     ("CSV export, all rows", "/problems.csv"),
     ("JSON export, all rows", "/problems.json"),
 ]
-
-
-@contextmanager
-def throwaway_postgres(url: str) -> Iterator[str]:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop database {name!r}: its name must contain 'bench'")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def throwaway_sqlite() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="spoj-bench-web-") as folder:
-        yield f"sqlite:///{folder}/bench.sqlite3"
 
 
 def configure(database_url: str) -> None:
@@ -206,8 +176,8 @@ def main() -> None:
         help="give every Nth problem 5 history rows (default 10)",
     )
     args = parser.parse_args()
-    database = throwaway_postgres(args.database_url) if args.database_url else throwaway_sqlite()
-    with database as url:
+    name = database_name(args.database_url) if args.database_url else None
+    with throwaway_database(args.database_url, name) as url:
         configure(url)
         run(args.repeat, args.history_every)
 

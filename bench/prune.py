@@ -14,12 +14,14 @@ from __future__ import annotations
 import time
 from io import StringIO
 
-from ops_common import arguments, describe_database, fill, setup_django, throwaway_database
+from ops_common import PG_BENCH_DB, arguments, describe_database, fill, setup_django
+
+from tests.support import throwaway_database
 
 
 def main() -> None:
     args = arguments(__doc__ or "")
-    with throwaway_database(args.database_url) as url:
+    with throwaway_database(args.database_url, PG_BENCH_DB) as url:
         setup_django(url)
         from django.core.management import call_command
         from django.db import connection

@@ -31,8 +31,9 @@ from guarantees_common import (
     median,
     seed_latest_ticks,
     setup_django,
-    throwaway_database,
 )
+
+from tests.support import throwaway_database
 
 
 def wall(args: list[str], env: dict[str, str]) -> float:

@@ -24,13 +24,16 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import database_name, throwaway_database  # noqa: E402 - needs ROOT
+
 GOAL_SECONDS = 1.5
 
 
@@ -89,41 +92,6 @@ def start_fake_spoj() -> tuple[subprocess.Popen[str], str]:
     return server, line.rsplit(" ", 1)[1].strip()
 
 
-class Postgres:
-    """Creates and drops the throwaway benchmark database named in ``url``."""
-
-    def __init__(self, url: str) -> None:
-        import dj_database_url
-
-        self.url = url
-        self.db = dj_database_url.parse(url)
-        if "bench" not in self.db["NAME"]:
-            raise SystemExit(
-                f"refusing to drop and create {self.db['NAME']!r}: "
-                "the benchmark database's name must contain 'bench'"
-            )
-
-    def _admin(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(
-            host=self.db["HOST"] or "127.0.0.1",
-            port=int(self.db["PORT"] or 5432),
-            user=self.db["USER"] or None,
-            password=self.db["PASSWORD"] or None,
-            dbname="postgres",
-            autocommit=True,
-        ) as conn:
-            conn.execute(sql)
-
-    def recreate(self) -> None:
-        self.drop()
-        self._admin(f'CREATE DATABASE "{self.db["NAME"]}"')
-
-    def drop(self) -> None:
-        self._admin(f'DROP DATABASE IF EXISTS "{self.db["NAME"]}" WITH (FORCE)')
-
-
 def child_env(database_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -147,17 +115,12 @@ def main() -> None:
         print(json.dumps(run_round(args.child)))
         return
 
+    name = database_name(args.database_url) if args.database_url else None
     server, base_url = start_fake_spoj()
-    postgres = Postgres(args.database_url) if args.database_url else None
     rounds: list[dict[str, Any]] = []
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for number in range(args.rounds):
-                if postgres is not None:
-                    postgres.recreate()
-                    url = args.database_url
-                else:
-                    url = f"sqlite:///{tmp}/bench-{number}.sqlite3"
+        for _ in range(args.rounds):
+            with throwaway_database(args.database_url, name) as url:
                 output = subprocess.run(
                     [sys.executable, __file__, "--round", base_url],
                     cwd=ROOT,
@@ -166,12 +129,10 @@ def main() -> None:
                     capture_output=True,
                     text=True,
                 ).stdout
-                rounds.append(json.loads(output.strip().splitlines()[-1]))
+            rounds.append(json.loads(output.strip().splitlines()[-1]))
     finally:
         server.terminate()
         server.wait(timeout=10)
-        if postgres is not None:
-            postgres.drop()
 
     report(rounds, base_url, args.database_url)
 

@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT))
 
 from tests.heroku_e2e import (  # noqa: E402 - needs ROOT on sys.path
     ProcessSet,
-    is_postgres,
     manage,
     production_env,
     query,
@@ -46,8 +45,8 @@ from tests.heroku_e2e import (  # noqa: E402 - needs ROOT on sys.path
     run_checked,
     start_spoj_server,
     start_web,
-    throwaway_database,
 )
+from tests.support import is_postgres, throwaway_database  # noqa: E402
 
 URLS = ["/", "/?q=prime", "/problems.json"]
 
@@ -119,7 +118,7 @@ def main() -> int:
         tmp_path = Path(tmp)
         processes = ProcessSet(tmp_path)
         try:
-            with throwaway_database(tmp_path, server_url=args.postgres or "") as database_url:
+            with throwaway_database(args.postgres, sqlite_dir=tmp_path) as database_url:
                 spoj_url = start_spoj_server(processes)
                 env = production_env(
                     DJANGO_SETTINGS_MODULE="tests.e2e_settings",

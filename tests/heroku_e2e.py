@@ -13,12 +13,12 @@ the plain functions.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import re
 import secrets
 import shlex
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,20 +26,21 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
-import dj_database_url
 import psycopg
 import pytest
-from psycopg import sql
+
+from tests.support import free_port, throwaway_database, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MARKER_VARIABLE = "SPOJSCORE_E2E_MARKER"
-T = TypeVar("T")
+# What a server that is still starting answers with: the wait for it goes on.
+NOT_ANSWERING = (OSError, http.client.HTTPException)
 
 # Variables of the developer's or CI's shell that would change what the started
 # processes do. CI=true in particular turns Heroku detection off (settings.py).
@@ -55,12 +56,6 @@ def read_procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
         if match:
             processes[match.group(1)] = match.group(2).strip()
     return processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def production_env(**extra: str) -> dict[str, str]:
@@ -84,26 +79,6 @@ def production_env(**extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
-
-
-def wait_for(
-    probe: Callable[[], T | None], *, timeout: float, interval: float = 0.5, what: str = ""
-) -> T:
-    """Call ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = probe()
-        except Exception as exc:  # any failure means "not yet"
-            last_error = exc
-        else:
-            if result:
-                return result
-        time.sleep(interval)
-    raise AssertionError(
-        f"timed out after {timeout:.0f} s waiting for {what or probe}: {last_error}"
-    )
 
 
 @dataclass
@@ -258,7 +233,7 @@ def start_spoj_server(processes: ProcessSet) -> str:
         assert server.alive(), server.output()
         return http_get(f"{base_url}/problems/classical/sort=0,start=0").status == 200
 
-    wait_for(answers, timeout=30, what="the local SPOJ server")
+    wait_for(answers, timeout=30, what="the local SPOJ server", retry_on=NOT_ANSWERING)
     return base_url
 
 
@@ -272,54 +247,11 @@ def start_web(processes: ProcessSet, env: dict[str, str]) -> tuple[Started, str]
         assert web.alive(), web.output()
         return http_get(f"{url}/healthz").status == 200
 
-    wait_for(answers, timeout=60, what=f"gunicorn on {url}")
+    wait_for(answers, timeout=60, what=f"gunicorn on {url}", retry_on=NOT_ANSWERING)
     return web, url
 
 
 # --- Databases --------------------------------------------------------------------------
-
-
-def _server_url(url: str, dbname: str, password: str = "") -> str:
-    """``url``'s server and user with another database name (and password, if given)."""
-    parsed = dj_database_url.parse(url)
-    user = parsed.get("USER") or "postgres"
-    password = password or parsed.get("PASSWORD") or ""
-    host = parsed.get("HOST") or "127.0.0.1"
-    port = parsed.get("PORT") or 5432
-    return f"postgres://{user}{':' if password else ''}{password}@{host}:{port}/{dbname}"
-
-
-def is_postgres(url: str | None) -> bool:
-    return bool(url) and str(url).startswith(("postgres://", "postgresql://"))
-
-
-@contextlib.contextmanager
-def throwaway_database(
-    tmp_path: Path, password: str = "", server_url: str | None = None
-) -> Iterator[str]:
-    """A fresh, empty database: PostgreSQL when ``server_url`` (None: TEST_DATABASE_URL)
-    names a PostgreSQL server, else an SQLite file in ``tmp_path``.
-
-    The PostgreSQL one is created on that server as ``spoj_e2e_<random>`` and
-    dropped afterwards (connections forced off). ``password`` goes into the URL
-    (trust authentication ignores it), so tests can look for it in logs.
-    """
-    if server_url is None:
-        server_url = os.environ.get("TEST_DATABASE_URL", "")
-    if not is_postgres(server_url):
-        yield f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
-        return
-    name = f"spoj_e2e_{uuid.uuid4().hex[:12]}"
-    admin_url = _server_url(server_url, "postgres")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield _server_url(server_url, name, password)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def query(database_url: str, statement: str) -> list[tuple[Any, ...]]:
@@ -360,7 +292,9 @@ def e2e_processes(tmp_path: Path) -> Iterator[ProcessSet]:
 
 @pytest.fixture
 def e2e_database(tmp_path: Path) -> Iterator[str]:
-    with throwaway_database(tmp_path) as url:
+    """A new database for one test: SQLite, or PostgreSQL on TEST_DATABASE_URL's server."""
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    with throwaway_database(server_url, prefix="spoj_e2e_", sqlite_dir=tmp_path) as url:
         yield url
 
 

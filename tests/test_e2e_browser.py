@@ -4,8 +4,12 @@ The database is filled by a real scrape of the local SPOJ server, recorded as a
 task run. Screenshots of every step are saved under ``artifacts/browser-<db>/``.
 A page that does not render (non-200, a JavaScript console error, no table)
 fails the test.
+
+Without Chromium or Playwright the test is skipped, saying which is missing;
+under CI=true it fails instead (``.ci/run`` installs Debian's Chromium).
 """
 
+import importlib.util
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -14,13 +18,13 @@ import pytest
 
 from tests.heroku_e2e import (
     ROOT,
-    is_postgres,
     manage,
     production_env,
     read_procfile,
     run_checked,
     start_web,
 )
+from tests.support import is_postgres, unavailable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -69,11 +73,27 @@ def as_number(text: str) -> float:
     return float(text.replace(",", "").strip())
 
 
-def test_a_browser_sorts_searches_opens_a_problem_and_sees_runs_in_the_admin(
-    tmp_path, e2e_processes, e2e_database, spoj_base_url
-):
+def missing_browser() -> str | None:
+    """What of the browser stack is missing, or None."""
     if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install chromium (.ci/run does)")
+        return f"Chromium not found at {CHROMIUM}: apt-get install chromium (.ci/run does)"
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright is not installed: make install (requirements-dev.txt)"
+    return None
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium, checked before anything is started for the test."""
+    missing = missing_browser()
+    if missing:
+        unavailable(missing)
+    return CHROMIUM
+
+
+def test_a_browser_sorts_searches_opens_a_problem_and_sees_runs_in_the_admin(
+    chromium, tmp_path, e2e_processes, e2e_database, spoj_base_url
+):
     from playwright.sync_api import sync_playwright
 
     env = production_env(
@@ -99,7 +119,7 @@ def test_a_browser_sorts_searches_opens_a_problem_and_sees_runs_in_the_admin(
     problems: list[str] = []
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(15_000)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.heroku_e2e import (
+    NOT_ANSWERING,
     ROOT,
     ProcessSet,
     Started,
@@ -103,7 +104,13 @@ def test_web_and_clock_scrape_serve_and_stop_cleanly_on_sigterm(
             and "Prime Generator" in found.body
         )
 
-    wait_for(scraped_and_served, timeout=90, interval=1, what="a scrape by the clock")
+    wait_for(
+        scraped_and_served,
+        timeout=90,
+        interval=1,
+        what="a scrape by the clock",
+        retry_on=NOT_ANSWERING,
+    )
     assert http_get(f"{url}/healthz").status == 200
     assert "gunicorn method=GET" in honcho.output()  # access log on stdout
     assert len(e2e_processes.leftovers()) >= 4  # honcho, gunicorn master + workers, clock

@@ -1,5 +1,6 @@
 """Logs at DEBUG level never show the secret key or the database password."""
 
+import os
 import secrets
 import subprocess
 import urllib.error
@@ -11,14 +12,13 @@ import pytest
 
 from tests.heroku_e2e import (
     ProcessSet,
-    free_port,
     http_get,
     manage,
     production_env,
     run_checked,
     start_web,
-    throwaway_database,
 )
+from tests.support import free_port, throwaway_database
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,8 @@ def test_requests_and_commands_at_debug_level_log_no_secret(
 ):
     secret_key = secrets.token_urlsafe(50)
     db_password = "pw" + secrets.token_hex(12)
-    with throwaway_database(tmp_path, password=db_password) as database_url:
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    with throwaway_database(server_url, sqlite_dir=tmp_path, password=db_password) as database_url:
         env = production_env(
             DJANGO_SECRET_KEY=secret_key,
             DATABASE_URL=database_url,
