@@ -136,6 +136,12 @@ def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict[str, Any
         )
     if database["ENGINE"] == "django.db.backends.sqlite3":
         database.setdefault("OPTIONS", {}).update(sqlite_options())
+    elif database["ENGINE"] == "django.db.backends.postgresql":
+        # Bounded waits on a dead or unreachable server, so no process (a clock
+        # between heartbeats) hangs in a connect or on a silent network:
+        # https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS
+        bounded = {"connect_timeout": 10, "keepalives_idle": 30, "tcp_user_timeout": 30000}
+        database["OPTIONS"] = {**bounded, **database.get("OPTIONS", {})}
     return database
 
 
@@ -243,8 +249,10 @@ SCHEDULED_TASKS: dict[str, dict[str, Any]] = {
     "prune_runs": {"schedule": "@daily", "args": ["--days", "30"]},
 }
 # Seconds between heartbeats of a running task, and age after which a run whose
-# heartbeat stopped is marked abandoned. Environment-overridable so tests and
-# operators can shorten them.
+# heartbeat stopped is marked abandoned: a lease. A run whose supervisor wrote no
+# heartbeat for STALE_AFTER - HEARTBEAT seconds is killed (README "Leases"), so
+# HEARTBEAT must be under STALE_AFTER / 2 (system check core.E010).
+# Environment-overridable so tests and operators can shorten them.
 SCHEDULED_TASKS_HEARTBEAT = env_float("SCHEDULED_TASKS_HEARTBEAT", 15.0, minimum=0.1)
 SCHEDULED_TASKS_STALE_AFTER = env_float("SCHEDULED_TASKS_STALE_AFTER", 60.0, minimum=0.5)
 SCHEDULED_TASKS_NOTIFY_AFTER = env_int("SCHEDULED_TASKS_NOTIFY_AFTER", 3, minimum=1)
@@ -252,8 +260,10 @@ SCHEDULED_TASKS_NOTIFY_AFTER = env_int("SCHEDULED_TASKS_NOTIFY_AFTER", 3, minimu
 SCHEDULED_TASKS_POLL = env_float("SCHEDULED_TASKS_POLL", 5.0, minimum=0.05)
 # Seconds a timed-out task gets between SIGTERM and SIGKILL.
 SCHEDULED_TASKS_KILL_GRACE = env_float("SCHEDULED_TASKS_KILL_GRACE", 10.0, minimum=0.0)
-# Seconds a stopping clock lets running tasks finish before interrupting them
-# (Heroku sends SIGKILL 30 s after SIGTERM; the clock must be gone by then).
+# Seconds between the SIGTERM a stopping clock (or runtasks, or a manual run)
+# sends its running tasks at once and the SIGKILL for those still running; the
+# runs are recorded interrupted. The clock exits within this + 4 s (Heroku
+# sends SIGKILL 30 s after SIGTERM; the clock must be gone by then).
 SCHEDULED_TASKS_SHUTDOWN_GRACE = env_float("SCHEDULED_TASKS_SHUTDOWN_GRACE", 20.0, minimum=0.0)
 # How far back missed ticks are recorded after downtime (seconds), and at most how many.
 SCHEDULED_TASKS_CATCHUP_WINDOW = env_float("SCHEDULED_TASKS_CATCHUP_WINDOW", 86400.0, minimum=1.0)

@@ -4,6 +4,7 @@ a Scheduler entry) is recorded like any run, and respects ``overlap="forbid"``."
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,24 @@ def test_sigterm_to_a_direct_run_interrupts_and_records_it(
     run = TaskRun.objects.get()
     assert run.status == Status.INTERRUPTED
     assert not TaskRun.objects.filter(status=Status.RUNNING).exists()
+
+
+def test_a_direct_run_that_ignores_sigterm_is_killed_after_the_shutdown_grace(
+    processes: Processes, records_file: Path
+) -> None:
+    # The grace is SCHEDULED_TASKS_SHUTDOWN_GRACE (3 s in the test timings), not
+    # a hard-coded 10 s.
+    tasks = {"rec": record_task(records_file, **YEARLY)}
+    argv = ["manage.py", "record_run", "--file", str(records_file), "--sleep", "60"]
+    proc = processes.start([*argv, "--ignore-term"], tasks, "manual")
+    wait_for(records_file.exists, timeout=30, what="the run to start")
+    signalled = time.monotonic()
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(20) != 0
+    assert time.monotonic() - signalled < 8
+    run = TaskRun.objects.get()
+    assert run.status == Status.INTERRUPTED
+    assert run.exit_code == -signal.SIGKILL
 
 
 def test_commands_that_are_not_tasks_are_not_recorded(

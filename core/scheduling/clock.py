@@ -116,7 +116,7 @@ class Clock:
         running = len(self.supervisor.children)
         if running:
             log.info(
-                "stopping: interrupting %s running task(s) (SIGTERM; SIGKILL after %g s)",
+                "stopping: interrupting %s running task(s) (SIGTERM now, killed after %g s)",
                 running,
                 grace,
             )
