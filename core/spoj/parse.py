@@ -40,8 +40,6 @@ _PROBLEM_HREF = re.compile(r"^(?:https?://[^/]+)?/problems/([A-Za-z0-9_]+)/?$")
 _WHITESPACE = re.compile(r"\s+")
 _SIGNED_INTEGER = re.compile(r"[+-]?[0-9]+")
 _PROBLEM_LINK = './/a[contains(@href, "/problems/")]'
-# a.pager_link, whatever other classes it carries.
-_PAGER_LINKS = '//a[contains(concat(" ", normalize-space(@class), " "), " pager_link ")][@href]'
 _PAGER_START = re.compile(r"(?:^|[/,?&;])start=([0-9]{1,9})(?:$|[,&;/#])")
 # table.problems, whatever other classes it carries ("problems table table-hover").
 _PROBLEM_TABLES = '//table[contains(concat(" ", normalize-space(@class), " "), " problems ")]'
@@ -142,8 +140,11 @@ def parse_list_page(html: str) -> ListPage:
 def _pager(document: lxml.html.HtmlElement) -> Pager:
     starts: set[int] = set()
     next_start = last_start = None
-    for link in document.xpath(_PAGER_LINKS):
-        match = _PAGER_START.search(str(link.get("href")))
+    for link in document.iter("a"):
+        # a.pager_link, whatever other classes it carries.
+        if "pager_link" not in (link.get("class") or "").split():
+            continue
+        match = _PAGER_START.search(link.get("href") or "")
         if match is None:
             continue  # "#", or a link to another list
         start = int(match.group(1))
