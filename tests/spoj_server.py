@@ -2,10 +2,12 @@
 
 It renders current-layout list pages (``SPOJ_FORMAT.md``) from the May 2025
 data set in ``tests/fixtures/spoj/`` and serves them from a real threaded HTTP
-server on 127.0.0.1. Tests change the data set, switch page 0 to the saved
-2014 page, and inject faults per request (5xx, 429 with Retry-After, a hanging
-response, a maintenance page, truncated HTML, a cut transfer); every request
-is counted.
+server on 127.0.0.1, each with a pager like SPOJ's (neighbouring pages, Next,
+and a ``&gt;`` link to the last page). Tests change the data set, switch page 0
+to the saved 2014 page, drop the pagers, and inject faults per request (5xx,
+429 with Retry-After, a hanging response, a maintenance page, truncated HTML, a
+cut transfer, a well-formed page with its pager intact but its rows gone, all
+or some); every request is counted.
 
 Pytest fixture: ``spoj_server``. By hand: ``python -m tests.spoj_server --port 8765``.
 """
@@ -102,13 +104,14 @@ class SpojServer:
     def __init__(self, problems: list[FixtureProblem] | None = None, port: int = 0) -> None:
         self._lock = threading.Lock()
         self._problems = data_set() if problems is None else list(problems)
-        self._pages: dict[tuple[int, bool, bool], bytes] = {}
+        self._pages: dict[tuple[int, bool, bool, bool], bytes] = {}
         self._faults: list[Fault] = []
         self._requests: list[str] = []
         self.user_agents: set[str] = set()
         self._stopping = threading.Event()
         self.old_layout = False
         self.users_with_commas = False
+        self.pager = True  # False: pages without a pager, as a redesign might serve them
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
@@ -196,8 +199,15 @@ class SpojServer:
         return self.add_fault(Fault("raw", start=start, times=times, body=body))
 
     def short_page(self, start: int, keep: int, times: int | None = None) -> Fault:
-        """A complete, well-formed page that lists only its first ``keep`` rows."""
+        """A complete, well-formed page that lists only its first ``keep`` rows.
+
+        Its pager is the one the whole page has: it still links the pages after it.
+        """
         return self.add_fault(Fault("short", start=start, times=times, keep=keep))
+
+    def empty_page(self, start: int, times: int | None = None) -> Fault:
+        """A complete, well-formed page with the table but no rows, its pager intact."""
+        return self.short_page(start, keep=0, times=times)
 
     def hits(self, start: int | None = None) -> int:
         """Requests received, counted on arrival (for one page, or in all)."""
@@ -233,18 +243,25 @@ class SpojServer:
     def page(self, start: int) -> bytes:
         """The page's bytes as SPOJ would send them (UTF-8, whatever the meta says)."""
         with self._lock:
-            key = (start, self.old_layout, self.users_with_commas)
+            key = (start, self.old_layout, self.users_with_commas, self.pager)
             cached = self._pages.get(key)
             if cached is None:
-                rows = self._problems[start : start + PAGE_SIZE]
                 if self.old_layout:
                     cached = _old_layout_page(empty=start != 0)
                 else:
-                    cached = render_page(
-                        rows, start, len(self._problems), self.users_with_commas
-                    ).encode("utf-8")
+                    cached = self._render(start, PAGE_SIZE).encode("utf-8")
                 self._pages[key] = cached
             return cached
+
+    def short(self, start: int, keep: int) -> bytes:
+        """The page at ``start`` with only its first ``keep`` rows, the rest as it is."""
+        with self._lock:
+            return self._render(start, keep).encode("utf-8")
+
+    def _render(self, start: int, keep: int) -> str:
+        rows = self._problems[start : start + min(keep, PAGE_SIZE)]
+        total = len(self._problems) if self.pager else None
+        return render_page(rows, start, total, self.users_with_commas)
 
     def wait(self, seconds: float) -> None:
         self._stopping.wait(seconds)
@@ -284,9 +301,7 @@ def _handler_for(server: SpojServer) -> type[BaseHTTPRequestHandler]:
             elif fault.kind == "raw":
                 self._send(200, fault.body)
             elif fault.kind == "short":
-                rows = server.problems[start : start + fault.keep]
-                page = render_page(rows, start, len(server.problems), server.users_with_commas)
-                self._send(200, page.encode("utf-8"))
+                self._send(200, server.short(start, fault.keep))
             else:  # cut_transfer: promise the whole page, send half, hang up
                 body = server.page(start)
                 self.send_response_only(200)
@@ -407,26 +422,51 @@ def render_row(problem: FixtureProblem, with_commas: bool = False) -> str:
     )
 
 
+def _page_link(start: int, text: str) -> str:
+    return (
+        f'<li><a class="pager_link" href="/problems/classical/sort=0,start={start}">{text}</a></li>'
+    )
+
+
+def last_start(total: int) -> int:
+    """The start of the last page of a list of ``total`` problems (0 for an empty list)."""
+    return max(0, (total - 1) // PAGE_SIZE * PAGE_SIZE)
+
+
 def _pager(start: int, total: int) -> str:
-    pages = [
-        f'<li><a class="pager_link" href="/problems/classical/sort=0,start={s}">'
-        f"{s // PAGE_SIZE + 1}</a></li>"
-        for s in range(max(0, start - 2 * PAGE_SIZE), min(total, start + 3 * PAGE_SIZE), PAGE_SIZE)
-    ]
-    if start + PAGE_SIZE < total:
-        pages.append(
-            f'<li><a class="pager_link" href="/problems/classical/sort=0,start={start + PAGE_SIZE}"'
-            ">Next</a></li>"
-        )
-    return '<ul class="pagination">' + "".join(pages) + "</ul>"
+    """SPOJ's pager for the page at ``start``: first and previous, up to two pages on each
+    side (the current one not a link), Next, and ``&gt;`` to the last page.
+
+    As SPOJ computes it from the list's size, a page past the end (the empty one that
+    ends the list) links back to the last pages, never further.
+    """
+    last = last_start(total)
+    items = []
+    if start > 0:
+        items += [_page_link(0, "&lt;"), _page_link(max(0, start - PAGE_SIZE), "Previous")]
+    for page in range(
+        max(0, start - 2 * PAGE_SIZE), min(last, start + 2 * PAGE_SIZE) + 1, PAGE_SIZE
+    ):
+        if page == start:
+            items.append(f'<li class="active"><span>{page // PAGE_SIZE + 1}</span></li>')
+        else:
+            items.append(_page_link(page, str(page // PAGE_SIZE + 1)))
+    if start < last:
+        items.append(_page_link(start + PAGE_SIZE, "Next"))
+    items.append(_page_link(last, "&gt;"))
+    return '<ul class="pagination">\n' + "\n".join(items) + "\n</ul>"
 
 
 def render_page(
-    rows: list[FixtureProblem], start: int, total: int, with_commas: bool = False
+    rows: list[FixtureProblem], start: int, total: int | None, with_commas: bool = False
 ) -> str:
-    """One current-layout list page; no rows renders the table with an empty tbody."""
+    """One current-layout list page; no rows renders the table with an empty tbody.
+
+    ``total``, the size of the whole list, decides the pager; None renders none.
+    """
     body = "".join(render_row(p, with_commas) for p in rows)
-    return _HEAD + _TABLE_OPEN + body + _FOOT.format(pager=_pager(start, total))
+    pager = "" if total is None else _pager(start, total)
+    return _HEAD + _TABLE_OPEN + body + _FOOT.format(pager=pager)
 
 
 def truncated(page: bytes) -> bytes:
@@ -441,7 +481,13 @@ def truncated(page: bytes) -> bytes:
 
 @cache
 def _old_layout_page(empty: bool) -> bytes:
+    """The saved 2014 page as a one-page list (``empty``: the page after it).
+
+    Its pager promises 60 pages (up to start=2950) that the fake does not have, so
+    its links go; the saved bytes, pager and all, are ``OLD_LAYOUT_PAGE``.
+    """
     page = OLD_LAYOUT_PAGE.read_bytes()
+    page = re.sub(rb'<a href="[^"]*" class="pager_link">.*?</a>', b"", page)
     if empty:
         # The same page with the table's problem rows removed: the end of the list.
         page = re.sub(rb'<tr class="problemrow">.*?</tr>\s*', b"", page, flags=re.DOTALL)

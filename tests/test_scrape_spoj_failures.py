@@ -143,15 +143,17 @@ def test_a_connection_closed_mid_page_writes_nothing(stored: SpojServer) -> None
 def test_a_complete_page_with_rows_missing_in_the_middle_writes_nothing(
     stored: SpojServer,
 ) -> None:
-    # Well-formed HTML, the table closed early: only the page sizes tell.
+    # Well-formed HTML, the table closed early: the pagers still link pages after it
+    # (without pagers, the next page's rows tell: test_scrape_spoj_pager.py).
     stored.short_page(start=100, keep=20)
 
     message = fails()
 
     assert message.endswith(
-        f"{url(stored, 100)} has 20 problems, fewer than the 50 of the first page, "
-        f"yet {url(stored, 150)} lists more: rows are missing"
+        f"{url(stored, 100)} lists 20 problems, fewer than a full page of 50, yet the pager "
+        f"on {url(stored, 0)} links pages up to start=300: rows are missing"
     )
+    assert stored.hits(150) == 0
 
 
 def test_a_row_that_cannot_be_read_names_the_page_and_row(stored: SpojServer) -> None:

@@ -12,9 +12,11 @@ from core.spoj import parse
 from core.spoj.parse import (
     BadRow,
     NoProblemTable,
+    Pager,
     ParseError,
     ProblemRow,
     TruncatedPage,
+    parse_list_page,
     parse_problem_list,
 )
 from tests.spoj_server import (
@@ -144,6 +146,51 @@ def test_a_message_row_in_an_empty_table_is_not_a_problem() -> None:
 
     assert "No problems found" in html
     assert parse_problem_list(html) == []
+
+
+def test_it_reads_the_pager_of_the_saved_2014_page() -> None:
+    page = parse_list_page(OLD_LAYOUT_PAGE.read_bytes().decode("utf-8"))
+
+    assert len(page.rows) == 50
+    assert page.pager == Pager(starts=(*range(50, 501, 50), 2950), next=50, last=2950)
+    assert page.pager.furthest == 2950
+
+
+def test_it_reads_the_pager_of_a_current_layout_page() -> None:
+    page = parse_list_page(render_page(data_set()[1000:1050], 1000, 3971))
+
+    # First, previous, two pages either side (1000 itself not a link), Next, last.
+    assert page.pager == Pager(starts=(0, 900, 950, 1050, 1100, 3950), next=1050, last=3950)
+
+
+def test_the_empty_page_after_the_list_links_back_to_its_last_pages() -> None:
+    page = parse_list_page(render_page([], 4000, 3971))
+
+    assert page.rows == []
+    assert page.pager == Pager(starts=(0, 3900, 3950), next=None, last=3950)
+
+
+def test_a_page_without_a_pager_has_an_empty_one() -> None:
+    page = parse_list_page(render_page(data_set()[:50], 0, None))
+
+    assert len(page.rows) == 50
+    assert page.pager == Pager()
+    assert page.pager.furthest is None
+
+
+def test_only_pager_links_with_a_start_count() -> None:
+    html = render_page(data_set()[:50], 0, 3971).replace(
+        "</h3>",
+        "</h3>\n"
+        '<a href="/problems/classical/sort=0,start=9000">not the pager</a>\n'
+        '<a class="pager_link" href="#">Previous</a>\n'
+        '<a class="pager_link btn" href="/problems/classical/sort=6,start=4050">4050</a>',
+    )
+
+    pager = parse_list_page(html).pager
+
+    assert pager.starts == (50, 100, 3950, 4050)  # not 9000, and "#" is no page
+    assert (pager.next, pager.last) == (50, 3950)
 
 
 def test_a_page_without_the_table_is_an_error_not_an_empty_list() -> None:

@@ -2,6 +2,13 @@
 
 The list is paged with ``sort=0`` (by problem id, stable while paging: new
 problems are appended) until a page has the table but no problem rows.
+
+Every page is cross-checked with the pagers seen so far (``SPOJ_FORMAT.md``):
+a page with no rows, or fewer than a full page, ends the list only when no
+pager points past it. An empty page the pagers link as part of the list, or a
+short one before pages they link, is a broken listing (a SPOJ hiccup, a
+half-built cache), refused: taken for the end, it would silently drop the
+problems after it, under the shrink guard's 10%.
 """
 
 from __future__ import annotations
@@ -10,7 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.spoj.http import Page, SpojClient
-from core.spoj.parse import BadRow, NoProblemTable, ParseError, ProblemRow, parse_problem_list
+from core.spoj.parse import (
+    BadRow,
+    ListPage,
+    NoProblemTable,
+    ParseError,
+    ProblemRow,
+    parse_list_page,
+)
 
 PAGE_SIZE = 50
 
@@ -44,12 +58,18 @@ def read_listing(
     first_seen_on: dict[str, str] = {}
     short_page: tuple[str, int] | None = None  # a page with fewer rows than the first
     first_page_rows = 0
+    # The furthest page any pager so far has linked, and the page whose pager did.
+    promised: tuple[int, str] | None = None
     for number in range(1, max_pages + 1):
-        url = page_url(base_url, (number - 1) * PAGE_SIZE)
+        start = (number - 1) * PAGE_SIZE
+        url = page_url(base_url, start)
         if progress is not None:
             progress(number, url)
         page = client.get(url)
-        page_rows = _parse(page)
+        parsed = _parse(page)
+        page_rows = parsed.rows
+        promised = _furthest(promised, parsed, start, url)
+        _check_against_pagers(url, start, len(page_rows), promised)
         if not page_rows:
             if not rows:
                 raise ListingError(f"{url}: the first page lists no problems at all")
@@ -81,9 +101,42 @@ def read_listing(
     )
 
 
-def _parse(page: Page) -> list[ProblemRow]:
+def _furthest(
+    promised: tuple[int, str] | None, page: ListPage, start: int, url: str
+) -> tuple[int, str] | None:
+    """The furthest page linked so far, with this page's pager counted.
+
+    A page's link to itself says nothing about it (the current page may be a
+    link, or the last-page link on the last page), so it does not count.
+    """
+    links = [linked for linked in page.pager.starts if linked != start]
+    if links and (promised is None or max(links) > promised[0]):
+        return max(links), url
+    return promised
+
+
+def _check_against_pagers(
+    url: str, start: int, count: int, promised: tuple[int, str] | None
+) -> None:
+    """Refuse an empty page the pagers link, or a short one before pages they link."""
+    if promised is None or count >= PAGE_SIZE:
+        return
+    furthest, pager_url = promised
+    pager = f"the pager on {pager_url} links pages up to start={furthest}"
+    if count == 0 and furthest >= start:
+        raise ListingError(
+            f"{url} lists no problems, yet {pager}: the listing is broken, not ended"
+        )
+    if count and furthest > start:
+        raise ListingError(
+            f"{url} lists {count} problems, fewer than a full page of {PAGE_SIZE}, "
+            f"yet {pager}: rows are missing"
+        )
+
+
+def _parse(page: Page) -> ListPage:
     try:
-        return parse_problem_list(page.text)
+        return parse_list_page(page.text)
     except NoProblemTable:
         raise ListingError(
             f"{page.url} (HTTP {page.status}) has no problem table: {page.snippet!r}"

@@ -1,14 +1,15 @@
-"""Parse one page of SPOJ's classical problem list into rows.
+"""Parse one page of SPOJ's classical problem list into rows and its pager.
 
-A pure function of the page's text: no HTTP, no database. It reads the cells
-of ``table.problems`` by the meaning of their column headers, so both the
-current layout (ID | NAME | QUALITY | USERS | ACC %) and the 2014 layout
-(ID | NAME | CODE | USERS | ACC %) parse. See ``SPOJ_FORMAT.md``.
+Pure functions of the page's text: no HTTP, no database. The rows come from
+the cells of ``table.problems``, read by the meaning of their column headers,
+so both the current layout (ID | NAME | QUALITY | USERS | ACC %) and the 2014
+layout (ID | NAME | CODE | USERS | ACC %) parse. The pager is every
+``a.pager_link`` with a ``start=`` in its href: neighbouring pages, ``Next``,
+and ``&gt;``, the last page. See ``SPOJ_FORMAT.md``.
 
-The tree is built by lxml directly, not through BeautifulSoup: on the 81
-pages of a full list, BeautifulSoup (even with the lxml builder and a
-strainer) spent about 1.0 s building Python objects for every tag, lxml takes
-about 0.07 s (``docs/scraper.md``), and the whole refresh has a 1.5 s budget.
+The tree is built by lxml directly, not through BeautifulSoup, which builds a
+Python object for every tag: ``bench/parse.py`` measures both on the 81 pages
+of a full list (``docs/scraper.md``), and the whole refresh has a 1.5 s budget.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _PROBLEM_HREF = re.compile(r"^(?:https?://[^/]+)?/problems/([A-Za-z0-9_]+)/?$")
 _WHITESPACE = re.compile(r"\s+")
 _SIGNED_INTEGER = re.compile(r"[+-]?[0-9]+")
 _PROBLEM_LINK = './/a[contains(@href, "/problems/")]'
+_PAGER_START = re.compile(r"(?:^|[/,?&;])start=([0-9]{1,9})(?:$|[,&;/#])")
 # table.problems, whatever other classes it carries ("problems table table-hover").
 _PROBLEM_TABLES = '//table[contains(concat(" ", normalize-space(@class), " "), " problems ")]'
 
@@ -52,6 +54,26 @@ class ProblemRow:
     acceptance: float
     # Thumbs up minus thumbs down; None when unrated or not on the page (2014 layout).
     quality: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pager:
+    """Where a page's pager links: the ``start=`` of each page it names."""
+
+    starts: tuple[int, ...] = ()  # every linked page, ascending, each once
+    next: int | None = None  # the "Next" link
+    last: int | None = None  # the "&gt;" link: the last page of the list
+
+    @property
+    def furthest(self) -> int | None:
+        """The furthest page linked (None: no pager on the page)."""
+        return self.starts[-1] if self.starts else None
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    rows: list[ProblemRow]
+    pager: Pager
 
 
 class ParseError(ValueError):
@@ -76,11 +98,17 @@ class BadRow(ParseError):
 
 
 def parse_problem_list(html: str) -> list[ProblemRow]:
-    """The problem rows of one list page, in page order.
+    """The problem rows of one list page, in page order (see ``parse_list_page``)."""
+    return parse_list_page(html).rows
 
-    An empty list means the table is there but has no problem rows: the end
-    of the list. Raises ``NoProblemTable``, ``TruncatedPage`` or ``BadRow``
-    (all ``ParseError``).
+
+def parse_list_page(html: str) -> ListPage:
+    """The problem rows of one list page, in page order, and its pager.
+
+    No rows means the table is there but has no problem rows: the end of the
+    list, unless a pager links further (``core.spoj.listing`` decides). A page
+    without a pager has an empty ``Pager``. Raises ``NoProblemTable``,
+    ``TruncatedPage`` or ``BadRow`` (all ``ParseError``).
     """
     _check_complete(html)
     try:
@@ -106,7 +134,27 @@ def parse_problem_list(html: str) -> list[ProblemRow]:
                 continue
             raise BadRow(number, f"{len(cells)} cells, expected {len(columns)}")
         rows.append(_row(number, dict(zip(columns, cells, strict=False))))
-    return rows
+    return ListPage(rows=rows, pager=_pager(document))
+
+
+def _pager(document: lxml.html.HtmlElement) -> Pager:
+    starts: set[int] = set()
+    next_start = last_start = None
+    for link in document.iter("a"):
+        # a.pager_link, whatever other classes it carries.
+        if "pager_link" not in (link.get("class") or "").split():
+            continue
+        match = _PAGER_START.search(link.get("href") or "")
+        if match is None:
+            continue  # "#", or a link to another list
+        start = int(match.group(1))
+        starts.add(start)
+        text = _text(link)
+        if text == "Next":
+            next_start = start
+        elif text == ">":
+            last_start = start
+    return Pager(starts=tuple(sorted(starts)), next=next_start, last=last_start)
 
 
 def _check_complete(html: str) -> None:

@@ -132,6 +132,9 @@ class Command(BaseCommand):
                 allow_shrink=allow_shrink,
             )
         except (SpojError, ListingError, ShrinkRefused) as exc:
+            # Progress went to stdout, buffered when it is not a terminal; Django
+            # writes the reason to stderr. Out first, so the reason is the last line.
+            self.stdout.flush()
             raise CommandError(f"scrape_spoj failed, nothing written: {exc}") from exc
         seconds = time.monotonic() - clock
         if verbosity >= 1:
