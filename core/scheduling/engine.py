@@ -280,9 +280,12 @@ class Engine:
             log.info("skipped %s tick %s: still running", spec.name, tick.isoformat())
             return Claimed(decision, None, ClaimResult.SKIPPED)
         run.heartbeat_at = None  # written by the database; not needed here
-        log.info(
-            "claimed %s tick %s attempt %s (%s)", spec.name, tick.isoformat(), attempt, trigger
-        )
+        if on_tick:
+            log.info(
+                "claimed %s tick %s attempt %s (%s)", spec.name, tick.isoformat(), attempt, trigger
+            )
+        else:
+            log.info("claimed %s run requested at %s (%s)", spec.name, tick.isoformat(), trigger)
         return Claimed(decision, run, ClaimResult.STARTED)
 
     def record_missed(self, spec: TaskSpec, ticks: list[datetime]) -> None:
