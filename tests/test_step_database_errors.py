@@ -101,3 +101,23 @@ def test_every_claimed_run_has_a_process_or_a_record_whatever_statement_fails(
         supervisor.run_to_end(time.monotonic() + 30)
         supervisor.tend()
         assert not TaskRun.objects.filter(status=Status.RUNNING).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_process_cannot_be_forked_is_recorded_failed_at_once(
+    supervisor: Supervisor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed()
+
+    def no_more_processes() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr("core.scheduling.forking.os.fork", no_more_processes)
+    with time_machine.travel(NOW, tick=True):
+        claimed = Engine(Trigger.CLOCK, specs()).step(supervisor)
+    started = [c for c in claimed if c.run is not None]
+    assert [c.result for c in started] == ["not started"] * 3
+    assert not TaskRun.objects.filter(status=Status.RUNNING).exists()
+    failed = TaskRun.objects.filter(status=Status.FAILED)
+    assert failed.count() == 3
+    assert all("could not start the task: [Errno 11]" in run.error for run in failed)

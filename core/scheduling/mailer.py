@@ -20,13 +20,13 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections
 
+from core.scheduling.forking import fork, reset_signals
 from core.scheduling.notify import Mail, deliver
 
 log = logging.getLogger("core.scheduling")
@@ -56,16 +56,7 @@ class BackgroundMail:
 
     def send(self, mail: Mail) -> None:
         deadline = _deadline()
-        connections.close_all()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            code = 1
-            try:
-                code = _child(mail, deadline)
-            finally:
-                os._exit(code)
+        pid = fork(lambda: _child(mail, deadline))
         self.sending[pid] = _Sending(pid, mail, time.monotonic() + deadline)
         log.info("mailing ADMINS from pid %s: %s", pid, mail.subject)
 
@@ -108,10 +99,7 @@ class BackgroundMail:
 
 
 def _child(mail: Mail, deadline: float) -> int:
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP, signal.SIGALRM):
-        signal.signal(sig, signal.SIG_DFL)
-    with contextlib.suppress(ValueError):
-        signal.set_wakeup_fd(-1)
+    reset_signals()
     signal.alarm(max(1, int(deadline)))
     try:
         return 0 if deliver(mail) else 1

@@ -59,6 +59,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.models import Status, TaskRun
+from core.scheduling.forking import fork, reset_signals
 from core.scheduling.mailer import BackgroundMail
 from core.scheduling.notify import Mail
 
@@ -199,10 +200,7 @@ def _child_main(
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP, signal.SIGALRM):
-        signal.signal(sig, signal.SIG_DFL)
-    with contextlib.suppress(ValueError):
-        signal.set_wakeup_fd(-1)
+    reset_signals()
     if os.getppid() == 1:  # the supervisor died between fork and prctl
         return 137
     os.dup2(out_w, 1)
@@ -310,25 +308,24 @@ class Supervisor:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         lease_r, lease_w = os.pipe()
-        # Never share a database socket with the child (see module docstring).
-        connections.close_all()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            code = 1
-            try:
-                os.close(out_r)
-                os.close(err_r)
-                os.close(lease_w)
-                for other in self.children.values():  # not this run's business
-                    for fd in (other.out_fd, other.err_fd, other.lease_fd):
-                        with contextlib.suppress(OSError):
-                            os.close(fd)
-                ends = lease_from + self.lease_for
-                code = _child_main(run.pk, command, args, options, out_w, err_w, lease_r, ends)
-            finally:
-                os._exit(code)
+        ends = lease_from + self.lease_for
+
+        def body() -> int:  # pragma: no cover - runs in the child
+            os.close(out_r)
+            os.close(err_r)
+            os.close(lease_w)
+            for other in self.children.values():  # not this run's business
+                for fd in (other.out_fd, other.err_fd, other.lease_fd):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            return _child_main(run.pk, command, args, options, out_w, err_w, lease_r, ends)
+
+        try:
+            pid = fork(body)  # closes our database connections first (module docstring)
+        except OSError:
+            for fd in (out_r, out_w, err_r, err_w, lease_r, lease_w):
+                os.close(fd)
+            raise
         os.close(out_w)
         os.close(err_w)
         os.close(lease_r)
