@@ -86,15 +86,18 @@ class Clock:
     def _next_wake(self) -> float:
         now = timezone.now()
         wakeup = self.engine.next_wakeup(now)
+        until_tick = (wakeup - now).total_seconds()
         if wakeup != self._announced:
             self._announced = wakeup
-            log.info(
+            # Said once per new wake-up; at INFO only when the wait is long
+            # enough to wonder about (an every-second task would flood the log).
+            log.log(
+                logging.INFO if until_tick > 60 else logging.DEBUG,
                 "next tick %s (in %.0f s); polling for requests every %g s",
                 wakeup.isoformat(),
-                (wakeup - now).total_seconds(),
+                until_tick,
                 self.poll,
             )
-        until_tick = (wakeup - now).total_seconds()
         return time.monotonic() + max(0.0, min(until_tick, self.poll))
 
     def _sleep_until(self, wake_at: float) -> None:
