@@ -5,7 +5,8 @@
 (b) CPU (utime + stime from /proc/<pid>/stat) of both over ``--duration``
     idle seconds (goal: the clock under 0.5 % of a core);
 (c) start lateness (``started_at - scheduled_for``, stamped by the task's child
-    as the command begins) of an every-1-second task over ``--ticks`` ticks:
+    once its own database connection is up, just before the command begins) of
+    an every-1-second task over ``--ticks`` ticks:
     median and p95 (goals: 50 ms and 200 ms).
 
 Idle means the production tasks (``scrape_spoj`` at 03:00, ``prune_runs``
