@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import time_machine
@@ -34,6 +35,17 @@ from tests.processes import (
     started_run,
     wait_for,
 )
+from tests.stall_proxy import StallProxy
+
+# A 20 s run of an hourly task, retried at once if it fails: another clock may take it over.
+LONG_RETRIED = {
+    "sleep": 20,
+    "beat": True,
+    "every": 3600,
+    "starting_deadline": 3600,
+    "retries": 1,
+    "retry_delay": 0,
+}
 
 
 def database_now() -> datetime:
@@ -132,3 +144,44 @@ def test_a_frozen_clocks_run_is_dead_before_another_clock_runs_the_task_again(
     run.refresh_from_db()
     assert run.status == Status.ABANDONED
     assert TaskRun.objects.filter(task="lease", attempt=2).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_clock_cut_off_from_the_database_loses_its_run_before_another_clock_runs_it(
+    processes: Processes, records_file: Path
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("a network between a clock and its database needs PostgreSQL (its pass)")
+    proxy = StallProxy(int(connection.settings_dict.get("PORT") or 5432))
+    try:
+        proxied = urlsplit(processes.db_url)._replace(netloc=f"postgres@127.0.0.1:{proxy.port}")
+        tasks = {"lease": record_task(records_file, **LONG_RETRIED)}
+        first = processes.clock(tasks, name="cut-off", TEST_PROC_DATABASE_URL=urlunsplit(proxied))
+        run = started_run("lease")
+        wait_for(lambda: read_records(records_file), timeout=10, what="the first run's start")
+        cut_off_child = read_records(records_file)[0]["pid"]
+        # The network goes silent: the clock's heartbeat is sent and never answered.
+        proxy.stall()
+        processes.clock(tasks, name="other")
+        retry = wait_for(
+            lambda: [r for r in read_records(records_file) if r.get("attempt") == 2],
+            timeout=30,
+            what="the other clock's retry to start",
+        )[0]
+        last_beat = max(r["t"] for r in read_records(records_file) if r["pid"] == cut_off_child)
+        assert last_beat < retry["t"]
+        assert not process_alive(cut_off_child)
+        assert first.popen.poll() is None  # the clock itself lives on, waiting for an answer
+        proxy.resume()
+        wait_for(
+            lambda: "already recorded as abandoned" in first.output(),
+            timeout=30,
+            what="the cut-off clock to learn its run was taken over",
+        )
+        first.signal(signal.SIGTERM)
+        assert first.wait(30) == 0, first.output()[-3000:]
+    finally:
+        proxy.close()
+    run.refresh_from_db()
+    assert run.status == Status.ABANDONED
