@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,3 +212,27 @@ def processes(transactional_db: None, tmp_path: Path) -> Iterator[Processes]:
 @pytest.fixture
 def records_file(tmp_path: Path) -> Path:
     return tmp_path / "runs.jsonl"
+
+
+@pytest.fixture
+def make_supervisor() -> Iterator[Callable[..., Any]]:
+    """Build in-process ``Supervisor``s with timing settings; their children are killed after."""
+    from django.test import override_settings
+
+    from core.scheduling.runner import Supervisor
+
+    made: list[Supervisor] = []
+
+    def make(*, wakeup: bool = False, **timings: float) -> Supervisor:
+        with override_settings(**{f"SCHEDULED_TASKS_{k.upper()}": v for k, v in timings.items()}):
+            sup = Supervisor()
+        if wakeup:
+            sup.install_wakeup()
+        made.append(sup)
+        return sup
+
+    yield make
+    for sup in made:
+        sup.interrupt_all(0, sig=signal.SIGKILL)
+        sup.run_to_end(time.monotonic() + 10)
+        sup.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -20,7 +19,6 @@ import pytest
 import time_machine
 from django.db import connection
 from django.db.models.functions import Now
-from django.test import override_settings
 
 from core.models import Status, TaskRun, Trigger
 from core.scheduling.config import parse_task
@@ -69,15 +67,8 @@ def test_the_claim_starts_the_lease_in_database_time_not_the_app_servers() -> No
 
 
 @pytest.fixture
-def supervisor() -> Iterator[Supervisor]:
-    with override_settings(SCHEDULED_TASKS_HEARTBEAT=0.5, SCHEDULED_TASKS_STALE_AFTER=3):
-        sup = Supervisor()
-    try:
-        yield sup
-    finally:
-        sup.interrupt_all(0, sig=9)
-        sup.run_to_end(time.monotonic() + 10)
-        sup.close()
+def supervisor(make_supervisor) -> Supervisor:
+    return make_supervisor(heartbeat=0.5, stale_after=3)
 
 
 @pytest.mark.django_db(transaction=True)

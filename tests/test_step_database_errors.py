@@ -10,13 +10,11 @@ claims two ticks and an admin request, making the k-th statement fail.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.db import DatabaseError, connection, connections
-from django.test import override_settings
 
 from core.models import Status, TaskRun, Trigger
 from core.scheduling.config import parse_task
@@ -53,15 +51,8 @@ def seed() -> None:
 
 
 @pytest.fixture
-def supervisor() -> Iterator[Supervisor]:
-    with override_settings(SCHEDULED_TASKS_HEARTBEAT=0.5):
-        sup = Supervisor()
-    try:
-        yield sup
-    finally:
-        sup.interrupt_all(0, sig=9)
-        sup.run_to_end(time.monotonic() + 10)
-        sup.close()
+def supervisor(make_supervisor) -> Supervisor:
+    return make_supervisor(heartbeat=0.5)
 
 
 def step_failing_at(k: int | None, supervisor: Supervisor) -> FailingStatement:
