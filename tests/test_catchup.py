@@ -1,6 +1,7 @@
 """Guarantee 3 at the engine level (``Engine.plan``/``step`` under time-machine):
 after downtime, ticks are recorded ``missed`` and caught up as ``catchup`` says,
-inside the catch-up window and cap. Plus the claims themselves (guarantees 1, 2).
+inside the catch-up window and cap. Plus the claims themselves (guarantees 1, 2),
+raced by threads that each have their own database connection.
 
 Steps that start runs fork real children (running Django's ``check``), so those
 tests are transactional.
@@ -8,26 +9,31 @@ tests are transactional.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pytest
 import time_machine
+from django.db import connection
 from django.db.models.functions import Now
 from django.test import override_settings
 from django.utils import timezone
 
 from core.models import Status, TaskRun, Trigger
 from core.scheduling.config import TaskSpec, parse_task
-from core.scheduling.engine import Claimed, Engine
+from core.scheduling.engine import Claimed, Decision, Engine
 from core.scheduling.runner import Outcome, Supervisor
 
 # A minute-aligned instant in the future, so heartbeats written at travelled
 # time never look stale to the database's real clock.
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
+T = TypeVar("T")
 
 
 def spec(**entry: Any) -> TaskSpec:
@@ -212,24 +218,178 @@ def test_at_most_max_catchup_ticks_are_considered() -> None:
 # --- Claims -------------------------------------------------------------------------
 
 
-@pytest.mark.django_db
-def test_two_engines_claiming_the_same_tick_one_wins() -> None:
-    job = spec()
-    first = Engine(Trigger.CLOCK, {"job": job}).claim_tick(job, T0, 1, Trigger.CLOCK)
-    second = Engine(Trigger.SCHEDULER, {"job": job}).claim_tick(job, T0, 1, Trigger.SCHEDULER)
-    assert (first.result, second.result) == ("started", "lost")
-    assert second.run is None
-    assert TaskRun.objects.get().trigger == Trigger.CLOCK
+# Real races: THREADS threads, each with its own database connection, released
+# together by a barrier for each of ROUNDS rounds. On PostgreSQL the statements
+# truly interleave; on SQLite the write lock (BEGIN IMMEDIATE, 30 s timeout)
+# queues them, and the outcome must be the same.
+THREADS = 4
+ROUNDS = 25
 
 
-@pytest.mark.django_db
-def test_a_second_running_claim_of_a_forbid_task_is_recorded_skipped() -> None:
+@dataclass
+class Attempt(Generic[T]):
+    result: T
+    began: float
+    ended: float
+
+
+def race(
+    attempt: Callable[[int, int], T],
+    *,
+    prepare: Callable[[int, int], None] | None = None,
+    between: Callable[[int], None] | None = None,
+) -> list[list[Attempt[T]]]:
+    """``attempt(round, thread)`` in THREADS threads at once, ROUNDS times; the attempts per round.
+
+    ``prepare(round, thread)`` runs in each thread before it waits for the
+    others; ``between(round)`` runs alone after each round, before the next.
+    """
+    done = 0
+
+    def after_round() -> None:
+        nonlocal done
+        if between is not None:
+            between(done)
+        done += 1
+
+    start = threading.Barrier(THREADS, timeout=60)
+    end = threading.Barrier(THREADS, action=after_round, timeout=60)
+    attempts: list[list[Attempt[T] | None]] = [[None] * THREADS for _ in range(ROUNDS)]
+    errors: list[BaseException] = []
+
+    def work(thread: int) -> None:
+        try:
+            connection.ensure_connection()  # connecting is not part of the race
+            for round_ in range(ROUNDS):
+                if prepare is not None:
+                    prepare(round_, thread)
+                start.wait()
+                began = time.perf_counter()
+                result = attempt(round_, thread)
+                attempts[round_][thread] = Attempt(result, began, time.perf_counter())
+                end.wait()
+        except threading.BrokenBarrierError:
+            pass  # another thread failed: its error is reported
+        except BaseException as exc:
+            errors.append(exc)
+            start.abort()
+            end.abort()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not any(thread.is_alive() for thread in threads), "a racing thread hung"
+    if errors:
+        raise errors[0]
+    complete = [[a for a in round_ if a is not None] for round_ in attempts]
+    assert all(len(round_) == THREADS for round_ in complete)
+    # The race did happen: two attempts at least were under way at once in
+    # many rounds (on SQLite, where a thread can be through before the next
+    # one has woken, usually most), and on PostgreSQL all of them in most rounds.
+    first_end = [min(a.ended for a in r) for r in complete]
+    began = [sorted(a.began for a in r) for r in complete]
+    two = sum(b[1] < e for b, e in zip(began, first_end, strict=True))
+    assert two >= ROUNDS // 5, f"two attempts overlapped in only {two} of {ROUNDS} rounds"
+    if connection.vendor == "postgresql":
+        every = sum(b[-1] < e for b, e in zip(began, first_end, strict=True))
+        assert every > ROUNDS // 2, f"all attempts overlapped in only {every} of {ROUNDS} rounds"
+    return complete
+
+
+def finish_running_runs(round_: int) -> None:
+    """Between rounds: the round's winner ends, so the task is free again."""
+    TaskRun.objects.filter(task="job", status=Status.RUNNING).update(status=Status.SUCCEEDED)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_engines_claiming_the_same_tick_at_once_exactly_one_wins() -> None:
     job = spec()
-    engine = Engine(Trigger.CLOCK, {"job": job})
-    assert engine.claim_tick(job, T0, 1, Trigger.CLOCK).result == "started"
-    claimed = Engine(Trigger.CLOCK, {"job": job}).claim_tick(job, T0 + MINUTE, 1, Trigger.CLOCK)
-    assert claimed.result == "skipped"
-    assert rows() == [(T0, Status.RUNNING), (T0 + MINUTE, Status.SKIPPED)]
+    triggers = [Trigger.CLOCK, Trigger.SCHEDULER] * (THREADS // 2)
+    engines = [Engine(trigger, {"job": job}) for trigger in triggers]
+
+    def claim(round_: int, thread: int) -> Claimed:
+        return engines[thread].claim_tick(job, T0 + round_ * MINUTE, 1, triggers[thread])
+
+    rounds = race(claim, between=finish_running_runs)
+    for round_, attempts in enumerate(rounds):
+        results = Counter(a.result.result for a in attempts)
+        assert results == {"started": 1, "lost": THREADS - 1}, (round_, results)
+        winner = next(i for i, a in enumerate(attempts) if a.result.run is not None)
+        won = attempts[winner].result.run
+        assert won is not None
+        row = TaskRun.objects.get(task="job", scheduled_for=T0 + round_ * MINUTE)
+        assert (row.pk, row.trigger) == (won.pk, triggers[winner])
+    assert TaskRun.objects.count() == ROUNDS  # one row per tick, nothing else
+
+
+@pytest.mark.django_db(transaction=True)
+def test_claims_of_different_ticks_of_a_forbid_task_at_once_start_one_and_skip_the_rest() -> None:
+    job = spec()
+    engines = [Engine(Trigger.CLOCK, {"job": job}) for _ in range(THREADS)]
+
+    def tick(round_: int, thread: int) -> datetime:
+        return T0 + (round_ * THREADS + thread) * MINUTE
+
+    def claim(round_: int, thread: int) -> Claimed:
+        return engines[thread].claim_tick(job, tick(round_, thread), 1, Trigger.CLOCK)
+
+    rounds = race(claim, between=finish_running_runs)
+    for round_, attempts in enumerate(rounds):
+        results = [a.result.result for a in attempts]
+        assert sorted(results) == ["skipped"] * (THREADS - 1) + ["started"], (round_, results)
+        # Every tick is recorded: the winner's ran, the others' skipped.
+        statuses = [
+            TaskRun.objects.get(task="job", scheduled_for=tick(round_, thread)).status
+            for thread in range(THREADS)
+        ]
+        expected = [Status.SUCCEEDED if r == "started" else Status.SKIPPED for r in results]
+        assert statuses == expected, (round_, statuses)
+    assert TaskRun.objects.count() == ROUNDS * THREADS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_engines_claiming_one_admin_request_at_once_exactly_one_wins() -> None:
+    job = spec()
+    engines = [Engine(Trigger.CLOCK, {"job": job}) for _ in range(THREADS)]
+    requests: list[TaskRun] = []
+
+    def queue_request(round_: int | None = None) -> None:
+        if round_ is not None:
+            finish_running_runs(round_)
+        requests.append(
+            TaskRun.objects.create(
+                task="job",
+                scheduled_for=timezone.now(),
+                on_tick=False,
+                trigger=Trigger.ADMIN,
+                status=Status.QUEUED,
+            )
+        )
+
+    planned: dict[int, Decision] = {}
+
+    def plan(round_: int, thread: int) -> None:
+        # Every engine reads the request as queued before any claims it.
+        decisions = engines[thread].plan()
+        planned[thread] = next(d for d in decisions if d.action == "request")
+        assert planned[thread].run_id == requests[round_].pk
+
+    def claim(round_: int, thread: int) -> Claimed:
+        return engines[thread].claim_request(planned[thread])
+
+    queue_request()
+    rounds = race(claim, prepare=plan, between=queue_request)
+    for round_, attempts in enumerate(rounds):
+        results = Counter(a.result.result for a in attempts)
+        assert results == {"started": 1, "lost": THREADS - 1}, (round_, results)
+        requests[round_].refresh_from_db()
+        assert requests[round_].status == Status.SUCCEEDED  # ran (was running), once
+    # Every round's request, plus the one queued after the last round.
+    assert TaskRun.objects.count() == ROUNDS + 1
 
 
 @pytest.mark.django_db
@@ -239,24 +399,6 @@ def test_an_allow_task_may_have_two_running_claims() -> None:
     assert engine.claim_tick(job, T0, 1, Trigger.CLOCK).result == "started"
     assert engine.claim_tick(job, T0 + MINUTE, 1, Trigger.CLOCK).result == "started"
     assert TaskRun.objects.running().count() == 2
-
-
-@pytest.mark.django_db
-def test_an_admin_request_is_claimed_by_exactly_one_engine() -> None:
-    job = spec()
-    request = TaskRun.objects.create(
-        task="job",
-        scheduled_for=timezone.now(),
-        trigger=Trigger.ADMIN,
-        status=Status.QUEUED,
-    )
-    engines = [Engine(Trigger.CLOCK, {"job": job}) for _ in range(2)]
-    decisions = [e.plan() for e in engines]
-    request_decisions = [next(d for d in ds if d.action == "request") for ds in decisions]
-    results = [e.claim_request(d) for e, d in zip(engines, request_decisions, strict=True)]
-    assert [r.result for r in results] == ["started", "lost"]
-    request.refresh_from_db()
-    assert request.status == Status.RUNNING
 
 
 @pytest.mark.django_db
