@@ -12,8 +12,16 @@ from core.scheduling.config import TaskSpec
 
 
 def ensure_task_rows(names: Iterable[str]) -> None:
-    """Create a ``Task`` row for every declared task that has none (race-safe)."""
-    Task.objects.bulk_create([Task(name=name) for name in names], ignore_conflicts=True)
+    """Create a ``Task`` row for every declared task that has none (race-safe).
+
+    Reads first: on SQLite even an INSERT that ignores every conflict takes the
+    write lock, which would queue every ``runtasks`` behind the clocks' claims.
+    """
+    names = list(names)
+    have = set(Task.objects.filter(name__in=names).values_list("name", flat=True))
+    missing = [Task(name=name) for name in names if name not in have]
+    if missing:
+        Task.objects.bulk_create(missing, ignore_conflicts=True)
 
 
 def enabled_tasks(specs: Mapping[str, TaskSpec]) -> dict[str, TaskSpec]:
