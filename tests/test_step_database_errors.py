@@ -20,6 +20,7 @@ from core.models import Status, TaskRun, Trigger
 from core.scheduling.config import parse_task
 from core.scheduling.engine import Engine
 from core.scheduling.runner import Supervisor
+from core.scheduling.state import ensure_task_rows
 from tests.db_faults import FailingStatement
 
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
@@ -32,6 +33,7 @@ def specs():
 
 def seed() -> None:
     TaskRun.objects.all().delete()
+    ensure_task_rows(["a", "b"])  # so that every step runs the same statements
     for name in ("a", "b"):
         TaskRun.objects.create(
             task=name,
