@@ -144,6 +144,15 @@ def test_retry_queues_new_attempts_of_failed_runs_and_runs_nothing(operator_clie
     assert any("already retried" in str(m) for m in response.context["messages"])
 
 
+def test_the_retry_message_names_the_attempt_it_queued(operator_client, runs):
+    # Attempt 2 of the same tick failed too: retrying attempt 1 queues attempt 3
+    # (control.retry_run counts from the highest attempt), and the message says so.
+    make_run("nightly", utc(2026, 5, 2, 3), Status.FAILED, attempt=2, trigger="retry")
+    messages = messages_of(retry(operator_client, runs["failed"]))
+    assert TaskRun.objects.get(status=Status.QUEUED).attempt == 3
+    assert any("Queued retries of nightly (attempt 3)" in m for m in messages), messages
+
+
 def test_retry_is_refused_without_the_run_task_permission(viewer_client, runs):
     response = viewer_client.get(LIST)
     assert response.status_code == 200

@@ -64,3 +64,26 @@ def test_finish_logs_in_full_what_it_could_not_write(caplog: pytest.LogCaptureFi
     assert "Boom: no" in caplog.text
     run.refresh_from_db()
     assert run.status == Status.RUNNING  # left for the reaper, which marks it abandoned
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_while_checking_lost_claims_does_not_escape_the_supervisor(
+    make_supervisor,
+) -> None:
+    """The clock sleeps in ``Supervisor.wait``; a database error there must not end it.
+
+    The heartbeat finds the run finished elsewhere (0 rows renewed), and the
+    query that asks which runs were lost fails: the supervisor logs it and
+    tries again at the next heartbeat.
+    """
+    sup = make_supervisor(heartbeat=0.2)
+    run = running_row()
+    child = sup.start(run, "shell", ["-c", "import time; time.sleep(30)"], timeout=60)
+    TaskRun.objects.filter(pk=run.pk).update(status=Status.ABANDONED)
+    time.sleep(0.3)
+    with connection.execute_wrapper(FailingStatement(2)):
+        sup.tend()  # statement 1: the heartbeat (0 rows); 2: the lost-claims query
+    assert child.stop_reason is None  # not decided on a failed read
+    time.sleep(0.3)
+    sup.tend()
+    assert child.stop_reason == "lost"
