@@ -287,13 +287,16 @@ def race(
         raise errors[0]
     complete = [[a for a in round_ if a is not None] for round_ in attempts]
     assert all(len(round_) == THREADS for round_ in complete)
-    # The race did happen: two attempts at least were under way at once in
-    # many rounds (on SQLite, where a thread can be through before the next
-    # one has woken, usually most), and on PostgreSQL all of them in most rounds.
+    # The race did happen: on PostgreSQL two attempts were under way at once in
+    # many rounds and all of them in most; SQLite serialises writers on its file
+    # lock and a thread is often through before the next has woken (measured
+    # 3-25 rounds of 25 with an overlap), so there at least one round must have
+    # raced.
     first_end = [min(a.ended for a in r) for r in complete]
     began = [sorted(a.began for a in r) for r in complete]
     two = sum(b[1] < e for b, e in zip(began, first_end, strict=True))
-    assert two >= ROUNDS // 5, f"two attempts overlapped in only {two} of {ROUNDS} rounds"
+    least = ROUNDS // 5 if connection.vendor == "postgresql" else 1
+    assert two >= least, f"two attempts overlapped in only {two} of {ROUNDS} rounds"
     if connection.vendor == "postgresql":
         every = sum(b[-1] < e for b, e in zip(began, first_end, strict=True))
         assert every > ROUNDS // 2, f"all attempts overlapped in only {every} of {ROUNDS} rounds"
