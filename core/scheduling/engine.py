@@ -366,7 +366,9 @@ class Engine:
             stale_now = TaskRun.objects.stale(stale_after).filter(pk=pk)
             won = stale_now.update(
                 status=Status.ABANDONED,
-                finished_at=Now(),
+                # The app's clock, like every other finished_at: retry delays
+                # are planned against it. Only leases are judged in database time.
+                finished_at=timezone.now(),
                 error=(
                     f"no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC (over {stale_after:g} s): "
                     "its process was killed, its dyno vanished, or it lost the database"
