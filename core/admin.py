@@ -189,6 +189,8 @@ class TaskRunAdmin(admin.ModelAdmin):
         "lateness",
         "host",
         "exit_code",
+        "args",
+        "requested_by",
         "error_text",
         "output_text",
     )
@@ -440,7 +442,7 @@ class TaskAdmin(admin.ModelAdmin):
 
     def _request(self, request: HttpRequest, name: str) -> bool:
         try:
-            request_run(name)
+            request_run(name, requested_by=request.user.get_username())
         except RunRequestError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return False

@@ -207,6 +207,18 @@ class TaskRun(models.Model):
     exit_code = models.IntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     output = models.TextField(blank=True)
+    # The arguments the command ran with, only when they differ from the task's
+    # declared args (a request_run with args, a direct run with extra options).
+    args = models.JSONField(
+        null=True, blank=True, help_text="Arguments used instead of the declared ones."
+    )
+    requested_by = models.CharField(
+        max_length=150,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Who asked for this run (a request).",
+    )
 
     objects = TaskRunQuerySet.as_manager()
 

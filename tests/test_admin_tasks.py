@@ -87,6 +87,7 @@ def test_run_now_queues_a_request_and_runs_nothing(operator_client):
         ("nightly", "queued", "admin", None),
         ("often", "queued", "admin", None),
     ]
+    assert set(TaskRun.objects.values_list("requested_by", "args")) == {("operator", None)}
     assert (
         "Requested a run of nightly; the clock or the next runtasks will start it."
         in messages_of(response)

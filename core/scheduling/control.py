@@ -7,6 +7,7 @@ claims it with a conditional UPDATE (queued -> running) and runs it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -43,9 +44,24 @@ def declared_spec(name: str) -> TaskSpec:
     return tasks[name]
 
 
-def request_run(name: str, *, trigger: Trigger = Trigger.ADMIN) -> TaskRun:
-    """Queue one run of ``name`` now (a request, not a tick)."""
+def request_run(
+    name: str,
+    args: Sequence[str] | None = None,
+    *,
+    requested_by: str = "",
+    trigger: Trigger = Trigger.ADMIN,
+) -> TaskRun:
+    """Queue one run of ``name`` now (a request, not a tick); the public way for code.
+
+    ``args`` replace the task's declared ``args`` for this run (recorded in
+    ``TaskRun.args`` only when they differ). Nothing runs in the calling
+    process: the clock, the next ``runtasks`` (or a worker) claims the queued
+    row, so a web view may call this.
+    """
     spec = declared_spec(name)
+    if args is not None and (isinstance(args, str) or not all(isinstance(a, str) for a in args)):
+        raise RunRequestError(f"args for {name!r} must be a list of strings, not {args!r}.")
+    differing = None if args is None or tuple(args) == spec.args else list(args)
     when = request_time()
     # Request times never fall on a tick (whole seconds); one stamped with the
     # microsecond of another request would collide: move it along.
@@ -60,6 +76,8 @@ def request_run(name: str, *, trigger: Trigger = Trigger.ADMIN) -> TaskRun:
                     status=Status.QUEUED,
                     exclusive=spec.exclusive,
                     on_tick=False,
+                    args=differing,
+                    requested_by=requested_by[:150],
                 )
         except IntegrityError:
             when += timedelta(microseconds=1)

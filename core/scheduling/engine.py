@@ -255,11 +255,23 @@ class Engine:
         )
 
     def claim_tick(
-        self, spec: TaskSpec, tick: datetime, attempt: int, trigger: str, *, on_tick: bool = True
+        self,
+        spec: TaskSpec,
+        tick: datetime,
+        attempt: int,
+        trigger: str,
+        *,
+        on_tick: bool = True,
+        args: list[str] | None = None,
     ) -> Claimed:
-        """INSERT the tick's row as running: we win, lose, or find the task running."""
+        """INSERT the tick's row as running: we win, lose, or find the task running.
+
+        ``args``: the arguments this run uses instead of the declared ones.
+        """
         decision = Decision(spec.name, Action.RUN, tick, attempt)
-        run = self._new_row(spec, tick, attempt, trigger, Status.RUNNING, on_tick=on_tick)
+        run = self._new_row(
+            spec, tick, attempt, trigger, Status.RUNNING, on_tick=on_tick, args=args
+        )
         try:
             with transaction.atomic():
                 run.save(force_insert=True)
@@ -335,11 +347,13 @@ class Engine:
         log.info("claimed %s (%s)", decision.task, decision.detail)
         return Claimed(decision, run, ClaimResult.STARTED)
 
-    def claim_force(self, spec: TaskSpec, trigger: str) -> Claimed:
+    def claim_force(
+        self, spec: TaskSpec, trigger: str, *, args: list[str] | None = None
+    ) -> Claimed:
         """Claim a run now that is not a tick (``runtasks --force``, a direct run)."""
         when = request_time()
         for _ in range(3):
-            claimed = self.claim_tick(spec, when, 1, trigger, on_tick=False)
+            claimed = self.claim_tick(spec, when, 1, trigger, on_tick=False, args=args)
             if claimed.result != ClaimResult.LOST:
                 claimed.decision.action = Action.FORCE
                 return claimed
@@ -448,11 +462,14 @@ class Engine:
         """
         run = claimed.run
         assert run is not None
+        if args is None:
+            # A request may carry arguments of its own (request_run(task, args)).
+            args = spec.args if run.args is None else run.args
         try:
             supervisor.start(
                 run,
                 spec.command if command is None else command,
-                spec.args if args is None else args,
+                args,
                 timeout=spec.timeout,
                 options=options,
             )

@@ -87,7 +87,9 @@ def run_recorded(task: str, command: str, args: list[str]) -> int:
     trigger = Trigger.SCHEDULER if in_scheduler else Trigger.MANUAL
     engine = Engine(trigger, {task: spec})
     engine._ensure_rows()
-    claimed = engine.claim_force(spec, trigger)
+    # Extra options after the declared args are recorded with the run.
+    extra = list(args) if tuple(args) != spec.args else None
+    claimed = engine.claim_force(spec, trigger, args=extra)
     if claimed.run is None:
         running = TaskRun.objects.running().filter(task=task).first()
         where = f" (run #{running.pk} on {running.host})" if running else ""
