@@ -219,7 +219,7 @@ def make_supervisor() -> Iterator[Callable[..., Any]]:
     """Build in-process ``Supervisor``s with timing settings; their children are killed after."""
     from django.test import override_settings
 
-    from core.scheduling.runner import Supervisor
+    from core.scheduling.supervisor import Supervisor
 
     made: list[Supervisor] = []
 

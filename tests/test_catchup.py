@@ -27,7 +27,8 @@ from django.utils import timezone
 from core.models import Status, TaskRun, Trigger
 from core.scheduling.config import TaskSpec, parse_task
 from core.scheduling.engine import Claimed, Decision, Engine
-from core.scheduling.runner import Outcome, Supervisor
+from core.scheduling.runs import Outcome
+from core.scheduling.supervisor import Supervisor
 
 # A minute-aligned instant in the future, so heartbeats written at travelled
 # time never look stale to the database's real clock.

@@ -88,7 +88,8 @@ from core.scheduling.control import request_run
 from core.scheduling.engine import Decision, Engine
 from core.scheduling.mailer import BackgroundMail
 from core.scheduling.notify import Mail
-from core.scheduling.runner import Child, Outcome, Supervisor
+from core.scheduling.runs import Outcome
+from core.scheduling.supervisor import Child, Supervisor
 from tests.db_faults import FailingStatement
 
 NY = ZoneInfo("America/New_York")

@@ -23,7 +23,8 @@ from django.db.models.functions import Now
 from core.models import Status, TaskRun, Trigger
 from core.scheduling.config import parse_task
 from core.scheduling.engine import Engine
-from core.scheduling.runner import Outcome, Supervisor
+from core.scheduling.runs import Outcome
+from core.scheduling.supervisor import Supervisor
 from tests.db_faults import FailingStatement
 from tests.processes import (
     Processes,

@@ -12,7 +12,8 @@ import pytest
 from django.db import connection
 
 from core.models import Status, TaskRun, Trigger
-from core.scheduling.runner import Outcome, Supervisor
+from core.scheduling.runs import Outcome
+from core.scheduling.supervisor import Supervisor
 from tests.db_faults import FailingStatement
 
 

@@ -19,8 +19,8 @@ from django.db import DatabaseError, connection, connections
 from core.models import Status, TaskRun, Trigger
 from core.scheduling.config import parse_task
 from core.scheduling.engine import Engine
-from core.scheduling.runner import Supervisor
 from core.scheduling.state import ensure_task_rows
+from core.scheduling.supervisor import Supervisor
 from tests.db_faults import FailingStatement
 
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)

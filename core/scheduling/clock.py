@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from core.models import Trigger
 from core.scheduling.engine import Engine
-from core.scheduling.runner import Child, Supervisor, host_name
+from core.scheduling.runs import host_name
+from core.scheduling.supervisor import Child, Supervisor
 
 log = logging.getLogger("core.scheduling")
 

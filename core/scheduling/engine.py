@@ -45,8 +45,9 @@ from django.utils import timezone
 from core.models import FAILURES, Status, TaskRun, Trigger
 from core.scheduling.config import TaskSpec, get_tasks
 from core.scheduling.notify import Mail
-from core.scheduling.runner import Outcome, Supervisor, host_name, notify_finished
+from core.scheduling.runs import Outcome, host_name, notify_finished
 from core.scheduling.state import enabled_tasks, ensure_task_rows, request_time
+from core.scheduling.supervisor import Supervisor
 
 log = logging.getLogger("core.scheduling")
 

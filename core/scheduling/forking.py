@@ -1,6 +1,6 @@
 """Forking a child from a supervisor: the one place that knows how to do it safely.
 
-Task runs (``runner.py``) and notification mail (``mailer.py``) both run in
+Task runs (``supervisor.py``) and notification mail (``mailer.py``) both run in
 children forked from the loaded Django process. The parent closes its
 database connections first, so parent and child never share a socket; the
 child drops the parent's signal handlers and wake-up fd, which belong to the

@@ -22,6 +22,8 @@ from types import FrameType
 from typing import Any
 
 from django.core.management import execute_from_command_line as django_execute
+from django.core.management import load_command_class
+from django.core.management.base import BaseCommand
 
 
 def task_for_invocation(command: str, args: Sequence[str], declared: Any) -> str | None:
@@ -79,7 +81,7 @@ def run_recorded(task: str, command: str, args: list[str]) -> int:
     from core.models import Status, TaskRun, Trigger
     from core.scheduling.config import get_tasks
     from core.scheduling.engine import Engine
-    from core.scheduling.runner import Child, Supervisor, parse_command
+    from core.scheduling.supervisor import Child, Supervisor
 
     spec = get_tasks()[task]
     cmd, cmd_args, options = parse_command(command, args)  # usage errors exit 2, unrecorded
@@ -139,3 +141,19 @@ def run_recorded(task: str, command: str, args: list[str]) -> int:
     # The last line says what went wrong, not only that something did.
     sys.stderr.write(outcome.describe() + "\n")
     return outcome.exit_code if outcome.exit_code and outcome.exit_code > 0 else 1
+
+
+def parse_command(
+    command: str, argv: Sequence[str]
+) -> tuple[BaseCommand, list[str], dict[str, Any]]:
+    """Load ``command`` and parse ``argv`` as the command line would (errors exit 2)."""
+    from django.core.management import get_commands
+
+    app = get_commands()[command]
+    cmd = app if isinstance(app, BaseCommand) else load_command_class(app, command)
+    # As run_from_argv does: parser errors print usage and exit 2.
+    cmd._called_from_command_line = True  # type: ignore[attr-defined]
+    parser = cmd.create_parser(os.path.basename(sys.argv[0]), command)
+    options = vars(parser.parse_args(list(argv)))
+    args = list(options.pop("args", ()))
+    return cmd, args, options

@@ -16,7 +16,7 @@ from django.utils import timezone
 from core.models import Status, Trigger
 from core.scheduling.config import get_tasks
 from core.scheduling.engine import ClaimResult, Engine
-from core.scheduling.runner import Child, Supervisor
+from core.scheduling.supervisor import Child, Supervisor
 
 
 class Command(BaseCommand):

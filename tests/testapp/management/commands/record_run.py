@@ -17,7 +17,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.models import TaskRun
-from core.scheduling.runner import host_name
+from core.scheduling.runs import host_name
 
 
 def append(path: str, record: dict[str, Any]) -> None:
