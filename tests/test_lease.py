@@ -47,6 +47,20 @@ LONG_RETRIED = {
 }
 
 
+def assert_dead_before_the_takeover(records_file: Path, child: int) -> None:
+    """Wait for another clock's retry (attempt 2) to start; ``child`` must be dead before it."""
+    retry = wait_for(
+        lambda: [r for r in read_records(records_file) if r.get("attempt") == 2],
+        timeout=30,
+        what="the other clock's retry to start",
+    )[0]
+    last_beat = max(r["t"] for r in read_records(records_file) if r["pid"] == child)
+    assert last_beat < retry["t"], (
+        f"the first run beat {last_beat - retry['t']:.2f} s after the retry started"
+    )
+    assert not process_alive(child)
+
+
 def database_now() -> datetime:
     return TaskRun.objects.annotate(now=Now()).values_list("now", flat=True).first() or (
         datetime.now(UTC)
@@ -121,16 +135,7 @@ def test_a_frozen_clocks_run_is_dead_before_another_clock_runs_the_task_again(
     first.signal(signal.SIGSTOP)  # the dyno freezes: no heartbeat, no fencing from it
     try:
         processes.clock(tasks, name="other")
-        retry = wait_for(
-            lambda: [r for r in read_records(records_file) if r.get("attempt") == 2],
-            timeout=30,
-            what="the other clock's retry to start",
-        )[0]
-        last_beat = max(r["t"] for r in read_records(records_file) if r["pid"] == frozen_child)
-        assert last_beat < retry["t"], (
-            f"the frozen clock's run beat {last_beat - retry['t']:.2f} s after the retry started"
-        )
-        assert not process_alive(frozen_child)
+        assert_dead_before_the_takeover(records_file, frozen_child)
     finally:
         first.signal(signal.SIGCONT)
     run.refresh_from_db()
@@ -156,14 +161,7 @@ def test_a_clock_cut_off_from_the_database_loses_its_run_before_another_clock_ru
         # The network goes silent: the clock's heartbeat is sent and never answered.
         proxy.stall()
         processes.clock(tasks, name="other")
-        retry = wait_for(
-            lambda: [r for r in read_records(records_file) if r.get("attempt") == 2],
-            timeout=30,
-            what="the other clock's retry to start",
-        )[0]
-        last_beat = max(r["t"] for r in read_records(records_file) if r["pid"] == cut_off_child)
-        assert last_beat < retry["t"]
-        assert not process_alive(cut_off_child)
+        assert_dead_before_the_takeover(records_file, cut_off_child)
         assert first.popen.poll() is None  # the clock itself lives on, waiting for an answer
         proxy.resume()
         wait_for(
