@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.db import DatabaseError, connection
 from django.db.models import Q
@@ -90,6 +90,34 @@ def _last_scrape() -> datetime | None:
     return Scrape.objects.order_by("-finished_at").values_list("finished_at", flat=True).first()
 
 
+SPOJ_HOSTS = frozenset({"www.spoj.com", "spoj.com"})
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the table's data was scraped from, and when: the newest ``Scrape``.
+
+    ``kind`` is ``spoj`` (the real site: the scrape time is the data's age),
+    ``local`` (a server on this machine, such as the offline demo's fake SPOJ,
+    which serves a May 2025 snapshot) or ``other``; for those two the page says
+    the time is when it was scraped, since nothing tells how old their data is.
+    """
+
+    finished_at: datetime
+    base_url: str
+    kind: str
+
+
+def _data_source() -> DataSource | None:
+    scrape = Scrape.objects.order_by("-finished_at").only("finished_at", "base_url").first()
+    if scrape is None:
+        return None
+    host = urlsplit(scrape.base_url).hostname or ""
+    kind = "spoj" if host in SPOJ_HOSTS else "local" if host in LOCAL_HOSTS else "other"
+    return DataSource(finished_at=scrape.finished_at, base_url=scrape.base_url, kind=kind)
+
+
 def _table_params(request: HttpRequest) -> tuple[str, Sort, Filters]:
     return (
         clean_query(request.GET.get("q")),
@@ -139,7 +167,7 @@ def score_table(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "previous_href": _query_string(query, sort, filters, page.number - 1),
         "next_href": _query_string(query, sort, filters, page.number + 1),
-        "last_scrape": _last_scrape(),
+        "source": _data_source(),
         "export_query": f"?{export_params}" if export_params else "",
         "clear_href": _query_string("", sort, NO_FILTERS),
         "sorted_by_default": sort.param == DEFAULT_SORT,
