@@ -49,7 +49,8 @@ COLUMNS = (
     ("name", "Name", False),
     ("users", "Users", True),
     ("score", "Score", True),
-    ("acceptance", "Acceptance", True),
+    # A soft hyphen: on a phone the header breaks as "Accept-/ance" (no dictionary needed).
+    ("acceptance", "Accept\u00adance", True),
 )
 
 
