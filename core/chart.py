@@ -90,14 +90,17 @@ def score_chart(history: Sequence[HistoryPoint], until: datetime) -> Chart | Non
     """The chart of ``history`` (oldest first), the last score held until ``until``.
 
     None when there is nothing to draw. One point is drawn as a dot with a
-    flat line up to ``until``.
+    flat line up to ``until``; if ``until`` is within the hour of it, the dot is
+    centred and the date axis has one label, the moment of the dot.
     """
     if not history:
         return None
     start = history[0].recorded_at
     end = max(until, history[-1].recorded_at)
-    if end - start < timedelta(hours=1):
-        # A single moment: centre it in a one-day window.
+    single_moment = end - start < timedelta(hours=1)
+    if single_moment:
+        # A single moment: centre it in a one-day window (the window is only
+        # room to draw in; its ends are not labelled, see the x ticks below).
         start, end = start - timedelta(hours=12), end + timedelta(hours=12)
     low, high, step = _score_axis(min(p.score for p in history), max(p.score for p in history))
     span_s = (end - start).total_seconds()
@@ -135,6 +138,12 @@ def score_chart(history: Sequence[HistoryPoint], until: datetime) -> Chart | Non
     line = " ".join(f"{x},{y}" for x, y in corners)
 
     y_ticks = [Tick(at=y_of(value), label=label) for value, label in labels]
+    if single_moment:
+        # One label, under the dot: ticks spread over the padding window would
+        # put dates on the axis that nothing was seen at, half of them in the future.
+        first = history[0].recorded_at
+        x_ticks = [Tick(at=x_of(first), label=f"{_local(first):%Y-%m-%d %H:%M}")]
+        return Chart(dots=dots, line=line, x_ticks=x_ticks, y_ticks=y_ticks, left=left)
     x_ticks = []
     show_time = (end - start) < timedelta(days=3)
     for i in range(4):

@@ -10,6 +10,7 @@ rank as on the unfiltered table, and page 2 of the default order holds ranks
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from django.db.models import F, OrderBy, Q, QuerySet, Window
@@ -25,6 +26,81 @@ SORT_KEYS = ("code", "name", "users", "score", "acceptance")
 DEFAULT_SORT = "-score"
 # Direction of a column's first click: text A-Z, numbers biggest first.
 FIRST_DESCENDING = frozenset({"users", "score", "acceptance"})
+# Filter values above these are clamped to them (no problem has a billion
+# users, and a bigger number could overflow the database's integer).
+MAX_MIN_USERS = 10**9
+MAX_MIN_ACC = 100.0
+# Longer filter values are ignored before any parsing.
+MAX_FILTER_LENGTH = 50
+
+
+def _parse_number(value: str | None, kind: type[int] | type[float]) -> int | float | None:
+    """A finite number >= 0 from a query parameter, or None for anything else."""
+    text = (value or "").strip()
+    if not text or len(text) > MAX_FILTER_LENGTH:
+        return None
+    try:
+        number = kind(text)
+    except ValueError:
+        return None
+    if not math.isfinite(number) or number < 0:
+        return None
+    return number
+
+
+@dataclass(frozen=True)
+class Filters:
+    """``?min_users=N`` and ``?min_acc=X``: problems with at least N users and an
+    acceptance of at least X percent.
+
+    Forgiving like every parameter: anything that is not a number >= 0 (empty,
+    text, negative, NaN, infinity, longer than 50 characters) is ignored, too
+    big is clamped (users to 10^9, acceptance to 100), and 0 means no filter.
+    """
+
+    min_users: int = 0
+    min_acc: float = 0.0
+
+    @classmethod
+    def parse(cls, min_users: str | None, min_acc: str | None) -> Filters:
+        users = _parse_number(min_users, int)
+        acc = _parse_number(min_acc, float)
+        return cls(
+            min_users=min(int(users or 0), MAX_MIN_USERS),
+            min_acc=min(float(acc or 0.0), MAX_MIN_ACC),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.min_users or self.min_acc)
+
+    @property
+    def min_acc_param(self) -> str:
+        """``min_acc`` as written in links and the form: ``12.5``, ``100``."""
+        return str(self.min_acc).removesuffix(".0") if self.min_acc else ""
+
+    @property
+    def min_users_param(self) -> str:
+        return str(self.min_users) if self.min_users else ""
+
+    def params(self) -> dict[str, str]:
+        """The query parameters that ask for these filters (none for no filter)."""
+        params = {}
+        if self.min_users:
+            params["min_users"] = self.min_users_param
+        if self.min_acc:
+            params["min_acc"] = self.min_acc_param
+        return params
+
+    def condition(self) -> Q:
+        condition = Q()
+        if self.min_users:
+            condition &= Q(users__gte=self.min_users)
+        if self.min_acc:
+            condition &= Q(acceptance__gte=self.min_acc)
+        return condition
+
+
+NO_FILTERS = Filters()
 
 
 @dataclass(frozen=True)
@@ -65,25 +141,32 @@ def score_rank() -> Window:
     return Window(RowNumber(), order_by=[F("score").desc(), F("code").asc()])
 
 
-def active_problems(query: str = "") -> QuerySet[Problem]:
-    """Active problems matching ``query`` (all when empty), without rank."""
-    problems = Problem.objects.filter(active=True)
-    return problems.filter(matches(query)) if query else problems
+def _shown(query: str, filters: Filters) -> Q:
+    """The condition for the problems the table shows: search and filters."""
+    condition = filters.condition()
+    return condition & matches(query) if query else condition
 
 
-def ranked_problems(query: str, sort: Sort) -> QuerySet[Problem]:
-    """Active problems matching ``query``, annotated with ``rank``, in ``sort`` order.
+def active_problems(query: str = "", filters: Filters = NO_FILTERS) -> QuerySet[Problem]:
+    """Active problems matching ``query`` (all when empty) and ``filters``, without rank."""
+    return Problem.objects.filter(active=True).filter(_shown(query, filters))
+
+
+def ranked_problems(query: str, sort: Sort, filters: Filters = NO_FILTERS) -> QuerySet[Problem]:
+    """Active problems matching ``query`` and ``filters``, annotated with ``rank``, in
+    ``sort`` order.
 
     The rank window must see every active problem, so the search cannot go in
     the WHERE clause (which runs before windows). Django moves a filter that
     mentions a window annotation after the window (QUALIFY, emulated with a
     subquery on SQLite and PostgreSQL) and keeps an OR together, so OR-ing the
-    search with an impossible condition on the rank puts the search there.
-    ``tests/test_views_score_table.py`` pins that a found problem keeps its rank.
+    search with an impossible condition on the rank puts the search there (the
+    filters go with it). ``tests/test_views_score_table.py`` and
+    ``tests/test_views_table_filters.py`` pin that a found problem keeps its rank.
     """
     problems = Problem.objects.filter(active=True).annotate(rank=score_rank())
-    if query:
-        problems = problems.filter(matches(query) | Q(rank__isnull=True))
+    if query or filters:
+        problems = problems.filter(_shown(query, filters) | Q(rank__isnull=True))
     return problems.order_by(*sort.order_by())
 
 

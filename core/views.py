@@ -2,7 +2,9 @@
 
 Every request parameter is optional and forgiving: an unknown sort means the
 default order, a page out of range is clamped, the search text is trimmed and
-capped (``core.search.clean_query``). None of them can make a page fail.
+capped (``core.search.clean_query``), a filter that is not a number >= 0 is
+ignored and a too big one clamped (``core.table.Filters``). None of them can
+make a page fail.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.db import DatabaseError, connection
 from django.db.models import Q
@@ -32,7 +34,9 @@ from core.models import Problem, Scrape
 from core.search import clean_query
 from core.table import (
     DEFAULT_SORT,
+    NO_FILTERS,
     ROW_FIELDS,
+    Filters,
     PageWindow,
     Sort,
     active_problems,
@@ -45,7 +49,8 @@ COLUMNS = (
     ("name", "Name", False),
     ("users", "Users", True),
     ("score", "Score", True),
-    ("acceptance", "Acceptance", True),
+    # A soft hyphen: on a phone the header breaks as "Accept-/ance" (no dictionary needed).
+    ("acceptance", "Accept\u00adance", True),
 )
 
 
@@ -86,53 +91,86 @@ def _last_scrape() -> datetime | None:
     return Scrape.objects.order_by("-finished_at").values_list("finished_at", flat=True).first()
 
 
-def _table_params(request: HttpRequest) -> tuple[str, Sort]:
-    return clean_query(request.GET.get("q")), Sort.parse(request.GET.get("sort"))
+SPOJ_HOSTS = frozenset({"www.spoj.com", "spoj.com"})
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def _query_string(query: str, sort: Sort, page: int = 1) -> str:
+@dataclass(frozen=True)
+class DataSource:
+    """Where the table's data was scraped from, and when: the newest ``Scrape``.
+
+    ``kind`` is ``spoj`` (the real site: the scrape time is the data's age),
+    ``local`` (a server on this machine, such as the offline demo's fake SPOJ,
+    which serves a May 2025 snapshot) or ``other``; for those two the page says
+    the time is when it was scraped, since nothing tells how old their data is.
+    """
+
+    finished_at: datetime
+    base_url: str
+    kind: str
+
+
+def _data_source() -> DataSource | None:
+    scrape = Scrape.objects.order_by("-finished_at").only("finished_at", "base_url").first()
+    if scrape is None:
+        return None
+    host = urlsplit(scrape.base_url).hostname or ""
+    kind = "spoj" if host in SPOJ_HOSTS else "local" if host in LOCAL_HOSTS else "other"
+    return DataSource(finished_at=scrape.finished_at, base_url=scrape.base_url, kind=kind)
+
+
+def _table_params(request: HttpRequest) -> tuple[str, Sort, Filters]:
+    return (
+        clean_query(request.GET.get("q")),
+        Sort.parse(request.GET.get("sort")),
+        Filters.parse(request.GET.get("min_users"), request.GET.get("min_acc")),
+    )
+
+
+def _query_string(query: str, sort: Sort, filters: Filters, page: int = 1) -> str:
     """``?...`` for the table with these parameters, leaving out the defaults."""
     params: dict[str, str | int] = {}
     if query:
         params["q"] = query
     if sort.param != DEFAULT_SORT:
         params["sort"] = sort.param
+    params.update(filters.params())
     if page > 1:
         params["page"] = page
     return "?" + urlencode(params) if params else "?"
 
 
 def score_table(request: HttpRequest) -> HttpResponse:
-    query, sort = _table_params(request)
+    query, sort, filters = _table_params(request)
     # Three queries whatever the page: count, one page of rows, last scrape.
-    page = PageWindow.parse(request.GET.get("page"), active_problems(query).count())
-    rows = _table_rows(
-        list(ranked_problems(query, sort).only(*ROW_FIELDS)[page.offset : page.offset + page.size])
-    )
+    page = PageWindow.parse(request.GET.get("page"), active_problems(query, filters).count())
+    problems = ranked_problems(query, sort, filters).only(*ROW_FIELDS)
+    rows = _table_rows(list(problems[page.offset : page.offset + page.size]))
     columns = [
         {
             "key": key,
             "label": label,
             "numeric": numeric,
-            "href": _query_string(query, sort.toggled_for(key)),
+            "href": _query_string(query, sort.toggled_for(key), filters),
             "aria_sort": (
                 ("descending" if sort.descending else "ascending") if key == sort.key else ""
             ),
         }
         for key, label, numeric in COLUMNS
     ]
-    export_params = _query_string(query, sort).removeprefix("?")
+    export_params = _query_string(query, sort, filters).removeprefix("?")
     context: dict[str, Any] = {
         "rows": rows,
         "columns": columns,
         "query": query,
         "sort": sort,
         "page": page,
-        "previous_href": _query_string(query, sort, page.number - 1),
-        "next_href": _query_string(query, sort, page.number + 1),
-        "last_scrape": _last_scrape(),
+        "filters": filters,
+        "previous_href": _query_string(query, sort, filters, page.number - 1),
+        "next_href": _query_string(query, sort, filters, page.number + 1),
+        "source": _data_source(),
         "export_query": f"?{export_params}" if export_params else "",
-        "clear_href": _query_string("", sort),
+        "clear_href": _query_string("", sort, NO_FILTERS),
         "sorted_by_default": sort.param == DEFAULT_SORT,
     }
     return render(request, "core/score_table.html", context)
@@ -165,17 +203,17 @@ def problem_detail(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def problems_csv(request: HttpRequest) -> StreamingHttpResponse:
-    query, sort = _table_params(request)
+    query, sort, filters = _table_params(request)
     response = StreamingHttpResponse(
-        csv_lines(ranked_problems(query, sort)), content_type="text/csv; charset=utf-8"
+        csv_lines(ranked_problems(query, sort, filters)), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = 'attachment; filename="spojscore-problems.csv"'
     return response
 
 
 def problems_json(request: HttpRequest) -> StreamingHttpResponse:
-    query, sort = _table_params(request)
-    chunks = json_chunks(ranked_problems(query, sort), timezone.now(), _last_scrape())
+    query, sort, filters = _table_params(request)
+    chunks = json_chunks(ranked_problems(query, sort, filters), timezone.now(), _last_scrape())
     return StreamingHttpResponse(chunks, content_type="application/json")
 
 

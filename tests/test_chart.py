@@ -90,3 +90,15 @@ def test_the_dates_axis_shows_times_for_a_short_history() -> None:
     long = score_chart([point(0, 1), point(90, 2)], until=T0 + timedelta(days=90))
     assert long is not None
     assert [t.label for t in long.x_ticks][::3] == ["2025-01-01", "2025-04-01"]
+
+
+@pytest.mark.parametrize("later", [timedelta(0), timedelta(minutes=20)])
+def test_one_moment_gets_one_date_label_under_its_dot_and_none_in_the_future(
+    later: timedelta,
+) -> None:
+    # Before: four labels from 12 hours before to 12 hours after the only sighting.
+    chart = score_chart([point(0.25, 10)], until=T0 + timedelta(hours=6) + later)
+    assert chart is not None
+    (dot,) = chart.dots
+    assert [t.label for t in chart.x_ticks] == ["2025-01-01 06:00"]
+    assert chart.x_ticks[0].at == dot.x

@@ -95,11 +95,13 @@ def load_spoj_problems(history_every: int = 0, history_points: int = 5) -> list[
     return problems
 
 
-def record_scrape(finished_at: datetime, problems: int) -> Scrape:
+def record_scrape(
+    finished_at: datetime, problems: int, base_url: str = "https://www.spoj.com"
+) -> Scrape:
     return Scrape.objects.create(
         started_at=finished_at - timedelta(minutes=2),
         finished_at=finished_at,
-        base_url="https://www.spoj.com",
+        base_url=base_url,
         pages=80,
         problems=problems,
         new=problems,
