@@ -17,6 +17,7 @@ from core.scheduling.control import (
     request_run,
     retry_run,
 )
+from core.scheduling.state import ensure_task_rows
 from tests.ops_helpers import TASKS, make_run, utc
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_declared")]
@@ -66,6 +67,21 @@ def test_retry_queues_the_next_attempt_at_the_same_tick():
     retry.refresh_from_db()
     assert (retry.scheduled_for, retry.attempt) == (failed.scheduled_for, 2)
     assert (retry.trigger, retry.status) == (Trigger.RETRY, Status.QUEUED)
+
+
+def test_a_retry_of_a_manual_run_is_no_tick_and_keeps_its_args():
+    # Otherwise the queued retry, newer than the last real tick, would be taken
+    # for the task's last tick and hide the ticks in between.
+    when = utc(2026, 5, 1, 3, 0, 0) + timedelta(minutes=5, microseconds=7)
+    failed = make_run(
+        "nightly", when, Status.FAILED, trigger=Trigger.MANUAL, on_tick=False, args=["--x"]
+    )
+    retry = retry_run(failed)
+    retry.refresh_from_db()
+    assert (retry.on_tick, retry.args, retry.attempt) == (False, ["--x"], 2)
+    ensure_task_rows(["nightly"])
+    assert TaskRun.objects.latest_per_task(["nightly"], ticks_only=True) == {}
+    assert TaskRun.objects.latest_per_task(["nightly"]) == {"nightly": retry}
 
 
 def test_retry_uses_the_highest_attempt_when_later_ones_failed_too():

@@ -110,6 +110,9 @@ def retry_run(run: TaskRun) -> TaskRun:
                 trigger=Trigger.RETRY,
                 status=Status.QUEUED,
                 exclusive=spec.exclusive,
+                # A retry of a manual run is no tick either, and runs with its arguments.
+                on_tick=run.on_tick,
+                args=run.args,
             )
     except IntegrityError:
         raise AlreadyRetriedError(f"{run} was already retried.") from None
