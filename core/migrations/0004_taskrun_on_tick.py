@@ -5,11 +5,13 @@ from django.db import migrations, models
 
 def mark_manual_rows(apps, schema_editor):
     """Rows that were never ticks: manual and admin runs, and forced or direct
-    runs recorded with trigger ``scheduler`` (their scheduled_for is the moment
-    of the request; ticks always fall on whole seconds)."""
+    runs recorded with trigger ``scheduler`` and retries of manual runs (their
+    scheduled_for is the moment of a request; ticks always fall on whole seconds)."""
     TaskRun = apps.get_model("core", "TaskRun")
     TaskRun.objects.filter(trigger__in=["manual", "admin"]).update(on_tick=False)
-    rows = TaskRun.objects.filter(trigger="scheduler").values_list("pk", "scheduled_for")
+    rows = TaskRun.objects.filter(trigger__in=["scheduler", "retry"]).values_list(
+        "pk", "scheduled_for"
+    )
     manual = [pk for pk, when in rows.iterator(chunk_size=5000) if when.microsecond]
     for start in range(0, len(manual), 5000):
         TaskRun.objects.filter(pk__in=manual[start : start + 5000]).update(on_tick=False)
