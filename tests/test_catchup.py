@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -62,16 +62,8 @@ def rows() -> list[tuple[datetime, str]]:
 
 
 @pytest.fixture
-def supervisor() -> Iterator[Supervisor]:
-    with override_settings(SCHEDULED_TASKS_HEARTBEAT=0.5):
-        sup = Supervisor()
-    sup.install_wakeup()
-    try:
-        yield sup
-    finally:
-        sup.interrupt_all(0, sig=9)
-        sup.run_to_end(time.monotonic() + 10)
-        sup.close()
+def supervisor(make_supervisor) -> Supervisor:
+    return make_supervisor(heartbeat=0.5, wakeup=True)
 
 
 def step_at(engine: Engine, supervisor: Supervisor, when: datetime) -> list[Claimed]:
