@@ -373,7 +373,8 @@ class Engine:
         stale_after = float(settings.SCHEDULED_TASKS_STALE_AFTER)
         stale = TaskRun.objects.stale(stale_after).exclude(pk__in=list(exclude))
         reaped = []
-        for pk, task, beat in stale.values_list("pk", "task", "heartbeat_at"):
+        # A list, not a lazy cursor: a mail sent below forks, which closes the connection.
+        for pk, task, beat in list(stale.values_list("pk", "task", "heartbeat_at")):
             # Re-check staleness in the UPDATE itself rather than comparing
             # heartbeat_at with the value read: on SQLite a heartbeat written by
             # Now() is stored with milliseconds ('...:26.666') and never equals
