@@ -220,6 +220,24 @@ class TaskRun(models.Model):
         help_text="Who asked for this run (a request).",
     )
 
+    # The executor that holds a queued run ("" while it waits for a clock or
+    # runtasks to claim it; "celery" once claimed for Celery workers), when it
+    # was last published to the broker (database time; null: not yet, e.g. the
+    # broker was down) and how many times. See core.scheduling.executors.
+    executor = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Where a claimed run executes: empty (fork, or not yet claimed) or celery.",
+    )
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the run was last sent to the workers."
+    )
+    dispatches = models.PositiveSmallIntegerField(
+        default=0, db_default=0, help_text="How many times the run was sent to the workers."
+    )
+
     objects = TaskRunQuerySet.as_manager()
 
     class Meta:
