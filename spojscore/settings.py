@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from spojscore.env import env_bool, env_float, env_int, env_list, env_str
+from spojscore.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -265,6 +266,43 @@ SCHEDULED_TASKS_KILL_GRACE = env_float("SCHEDULED_TASKS_KILL_GRACE", 10.0, minim
 # runs are recorded interrupted. The clock exits within this + 4 s (Heroku
 # sends SIGKILL 30 s after SIGTERM; the clock must be gone by then).
 SCHEDULED_TASKS_SHUTDOWN_GRACE = env_float("SCHEDULED_TASKS_SHUTDOWN_GRACE", 20.0, minimum=0.0)
+# Where claimed runs execute: "fork" (a child of the clock or runtasks that
+# claimed them; needs nothing but the database) or "celery" (Celery workers;
+# needs a broker). README "Executors".
+SCHEDULED_TASKS_EXECUTOR = env_choice("SCHEDULED_TASKS_EXECUTOR", "fork", ("fork", "celery"))
+# Seconds a run handed to the workers may wait for one to start it before it is
+# sent again (once), and then recorded abandoned.
+SCHEDULED_TASKS_DISPATCH_TIMEOUT = env_float("SCHEDULED_TASKS_DISPATCH_TIMEOUT", 300.0, minimum=1.0)
 # How far back missed ticks are recorded after downtime (seconds), and at most how many.
 SCHEDULED_TASKS_CATCHUP_WINDOW = env_float("SCHEDULED_TASKS_CATCHUP_WINDOW", 86400.0, minimum=1.0)
 SCHEDULED_TASKS_MAX_CATCHUP_TICKS = env_int("SCHEDULED_TASKS_MAX_CATCHUP_TICKS", 1000, minimum=1)
+
+# --- Celery (the "celery" executor's workers; spojscore/celery.py) -------------------
+# The broker: CELERY_BROKER_URL, else REDIS_URL (Heroku Key-Value Store), else
+# the local RabbitMQ. No result backend: the TaskRun table is the result.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or env_str("REDIS_URL", "")
+if not CELERY_BROKER_URL:
+    if SCHEDULED_TASKS_EXECUTOR == "celery":
+        raise ImproperlyConfigured(
+            "SCHEDULED_TASKS_EXECUTOR=celery needs a broker: set CELERY_BROKER_URL or REDIS_URL."
+        )
+    CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+if CELERY_BROKER_URL.startswith("rediss://"):
+    # Heroku Key-Value Store's TLS certificate is self-signed.
+    CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_NONE}
+# Publishing from a clock must fail fast when the broker is down (it is re-sent later).
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 3.0, minimum=0.1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+        "socket_timeout": 10.0,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+# Early acknowledgement: crash recovery is the reaper's job (core.scheduling.worker).
+CELERY_TASK_ACKS_LATE = False
+# One message at a time per worker process: a long run must not sit on others' messages.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_REDIRECT_STDOUTS = False
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "spojscore")

@@ -31,7 +31,7 @@ MAX_BACKOFF = 30.0
 class Clock:
     def __init__(self, engine: Engine | None = None) -> None:
         self.engine = engine or Engine(Trigger.CLOCK)
-        self.supervisor = Supervisor(echo=self._echo)
+        self.supervisor = Supervisor(echo=self._echo, stopping=lambda: self.stopping)
         self.stopping = False
         self.poll = float(settings.SCHEDULED_TASKS_POLL)
         self._announced: datetime | None = None

@@ -42,8 +42,9 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from core.models import FAILURES, Status, TaskRun, Trigger
+from core.models import FAILURES, FINISHED, Status, TaskRun, Trigger
 from core.scheduling.config import TaskSpec, get_tasks
+from core.scheduling.executors import Executor, get_executor
 from core.scheduling.notify import Mail
 from core.scheduling.runs import Outcome, host_name, notify_finished
 from core.scheduling.state import enabled_tasks, ensure_task_rows, request_time
@@ -109,8 +110,11 @@ class Engine:
         specs: dict[str, TaskSpec] | None = None,
         *,
         only: Iterable[str] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.trigger = trigger
+        # Where claimed runs execute (SCHEDULED_TASKS_EXECUTOR): forked here, or handed on.
+        self.executor = executor if executor is not None else get_executor()
         self.specs = specs if specs is not None else get_tasks()
         self.only = set(only) if only else None
         self._rows_ensured = False
@@ -144,7 +148,9 @@ class Engine:
                 decisions.append(Decision(name, Action.DISABLED))
                 continue
             decisions += self._plan_task(spec, latest.get(name), now)
-        for run in TaskRun.objects.queued().filter(task__in=list(specs)).order_by("created_at"):
+        # Requests not yet claimed; those handed on to workers are the executor's.
+        waiting = TaskRun.objects.queued().filter(task__in=list(specs), executor="")
+        for run in waiting.order_by("created_at"):
             decisions.append(
                 Decision(
                     run.task,
@@ -228,6 +234,9 @@ class Engine:
     def next_wakeup(self, now: datetime) -> datetime:
         """The next moment anything selected becomes due (tick or pending retry)."""
         times = list(self.retry_due.values())
+        executor_wakeup = self.executor.next_wakeup()
+        if executor_wakeup is not None:
+            times.append(executor_wakeup)
         enabled = self.enabled if self.enabled is not None else self.selected
         for spec in enabled.values():
             times.append(spec.next_tick(now))
@@ -242,7 +251,11 @@ class Engine:
             # The lease starts in database time, like every later heartbeat and
             # every staleness test (guarantee 4): app-server clocks may be off.
             values["heartbeat_at"] = Now()
-        else:
+        elif status == Status.QUEUED:
+            # Claimed for an executor that hands runs on; sent once this commits.
+            values["executor"] = self.executor.name
+            values["dispatched_at"] = Now()
+        elif status in FINISHED:
             values["finished_at"] = timezone.now()
         values.update(fields)
         return TaskRun(
@@ -267,13 +280,22 @@ class Engine:
     ) -> Claimed:
         """INSERT the tick's row as running: we win, lose, or find the task running.
 
+        Under an executor that hands runs on, the row is INSERTed ``queued``
+        for it instead; whoever executes it wins ``queued -> running`` (and a
+        task found running then is recorded skipped by the worker).
+
         ``args``: the arguments this run uses instead of the declared ones.
         """
         decision = Decision(spec.name, Action.RUN, tick, attempt)
-        run = self._new_row(
-            spec, tick, attempt, trigger, Status.RUNNING, on_tick=on_tick, args=args
-        )
+        status = self.executor.claim_status
+        running_elsewhere = False
+        if status == Status.QUEUED and spec.exclusive:
+            # A read only decides what to try: the skipped row takes the tick's key.
+            running_elsewhere = TaskRun.objects.running().filter(task=spec.name).exists()
+        run = self._new_row(spec, tick, attempt, trigger, status, on_tick=on_tick, args=args)
         try:
+            if running_elsewhere:
+                raise IntegrityError("the task is running")
             with transaction.atomic():
                 run.save(force_insert=True)
         except IntegrityError:
@@ -292,7 +314,7 @@ class Engine:
             TaskRun.objects.bulk_create([skipped], ignore_conflicts=True)
             log.info("skipped %s tick %s: still running", spec.name, tick.isoformat())
             return Claimed(decision, None, ClaimResult.SKIPPED)
-        run.heartbeat_at = None  # written by the database; not needed here
+        run.heartbeat_at = run.dispatched_at = None  # written by the database; not needed here
         if on_tick:
             log.info(
                 "claimed %s tick %s attempt %s (%s)", spec.name, tick.isoformat(), attempt, trigger
@@ -331,15 +353,25 @@ class Engine:
         # Read the row first: once the UPDATE below has won, no statement may
         # stand between the claim and the fork (an error there would leave a
         # claimed run with no process).
-        run = TaskRun.objects.filter(pk=decision.run_id, status=Status.QUEUED).first()
+        waiting = TaskRun.objects.filter(pk=decision.run_id, status=Status.QUEUED, executor="")
+        run = waiting.first()
         if run is None:
             return Claimed(decision, None, ClaimResult.LOST)
         host = host_name()
+        if self.executor.claim_status == Status.QUEUED:
+            # Handed on: it stays queued for the worker. An exclusive task
+            # running now keeps it waiting here (the worker would only send it back).
+            if run.exclusive and TaskRun.objects.running().filter(task=run.task).exists():
+                return Claimed(decision, None, ClaimResult.WAITING)
+            won = waiting.update(executor=self.executor.name, dispatched_at=Now())
+            if not won:
+                return Claimed(decision, None, ClaimResult.LOST)
+            run.executor = self.executor.name
+            log.info("claimed %s (%s) for %s", decision.task, decision.detail, run.executor)
+            return Claimed(decision, run, ClaimResult.STARTED)
         try:
             with transaction.atomic():
-                won = TaskRun.objects.filter(pk=decision.run_id, status=Status.QUEUED).update(
-                    status=Status.RUNNING, heartbeat_at=Now(), host=host
-                )
+                won = waiting.update(status=Status.RUNNING, heartbeat_at=Now(), host=host)
         except IntegrityError:
             return Claimed(decision, None, ClaimResult.WAITING)  # the task is running
         if not won:
@@ -414,6 +446,8 @@ class Engine:
         # Our own runs are not stale, including those that ended while the
         # database was down and whose outcome waits in memory to be written.
         self.reap_stale(exclude=supervisor.own_run_ids(), send=supervisor.mailer.send)
+        # Runs handed on earlier: re-send what never reached the broker, time out the rest.
+        self.executor.tend(send=supervisor.mailer.send)
         if force:
             decisions = [Decision(name, Action.FORCE, now) for name in self.selected]
         else:
@@ -458,7 +492,7 @@ class Engine:
         args: Any = None,
         options: dict[str, Any] | None = None,
     ) -> Outcome | None:
-        """Start the process of a run we just claimed, or record at once that it could not.
+        """Start (or hand on) a run we just claimed, or record at once that it could not.
 
         Returns the failure's outcome when the process could not be started.
         """
@@ -467,19 +501,10 @@ class Engine:
         if args is None:
             # A request may carry arguments of its own (request_run(task, args)).
             args = spec.args if run.args is None else run.args
-        try:
-            supervisor.start(
-                run,
-                spec.command if command is None else command,
-                args,
-                timeout=spec.timeout,
-                options=options,
-            )
-        except OSError as exc:  # fork or pipe failed: out of processes, memory, fds
-            log.error("could not start %s run #%s: %s", spec.name, run.pk, exc)
+        extra: dict[str, Any] = {}
+        if command is not None or options is not None:
+            extra = {"command": command, "options": options}
+        outcome = self.executor.start(supervisor, spec, run, args, **extra)
+        if outcome is not None:
             claimed.result = ClaimResult.NOT_STARTED
-            error = f"could not start the task: {exc}"
-            outcome = Outcome(run.pk, spec.name, Status.FAILED, None, 0.0, error)
-            supervisor.record(outcome)
-            return outcome
-        return None
+        return outcome

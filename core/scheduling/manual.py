@@ -81,13 +81,16 @@ def run_recorded(task: str, command: str, args: list[str]) -> int:
     from core.models import Status, TaskRun, Trigger
     from core.scheduling.config import get_tasks
     from core.scheduling.engine import Engine
+    from core.scheduling.executors.fork import ForkExecutor
     from core.scheduling.supervisor import Child, Supervisor
 
     spec = get_tasks()[task]
     cmd, cmd_args, options = parse_command(command, args)  # usage errors exit 2, unrecorded
     in_scheduler = os.environ.get("DYNO", "").startswith("scheduler.")
     trigger = Trigger.SCHEDULER if in_scheduler else Trigger.MANUAL
-    engine = Engine(trigger, {task: spec})
+    # A run asked for at a terminal runs here, in the foreground, whatever the
+    # executor: the operator sees its output and its exit code.
+    engine = Engine(trigger, {task: spec}, executor=ForkExecutor())
     engine._ensure_rows()
     # Extra options after the declared args are recorded with the run.
     extra = list(args) if tuple(args) != spec.args else None
@@ -105,9 +108,9 @@ def run_recorded(task: str, command: str, args: list[str]) -> int:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
-    supervisor = Supervisor(echo=echo)
-    supervisor.install_wakeup()
     stop_signal: list[int] = []
+    supervisor = Supervisor(echo=echo, stopping=lambda: bool(stop_signal))
+    supervisor.install_wakeup()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop_signal.append(signum)

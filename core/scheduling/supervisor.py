@@ -194,11 +194,21 @@ class Supervisor:
 
     ``echo`` receives each complete line a child prints (the clock prefixes
     and logs them; a manual run writes them straight to the terminal).
+    ``stopping`` tells whether the process was asked to stop: on Heroku every
+    process of a dyno gets the SIGTERM, the children too, and one may die of it
+    before the supervisor has interrupted it; it is recorded ``interrupted``,
+    not ``failed``.
     """
 
-    def __init__(self, *, echo: Callable[[Child, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        echo: Callable[[Child, str], None] | None = None,
+        stopping: Callable[[], bool] | None = None,
+    ) -> None:
         self.children: dict[int, Child] = {}
         self.echo = echo
+        self.stopping = stopping
         self.selector = selectors.DefaultSelector()
         self.heartbeat_every = float(settings.SCHEDULED_TASKS_HEARTBEAT)
         self.kill_grace = float(settings.SCHEDULED_TASKS_KILL_GRACE)
@@ -438,6 +448,8 @@ class Supervisor:
             if done == 0:
                 continue
             child.exit_status = status
+            if child.stop_reason is None and self.stopping is not None and self.stopping():
+                child.stop_reason = "shutdown"  # signalled with us, before we interrupted it
             self._drain(child)
             del self.children[pid]
             # Kill leftovers of the task's process group (daemonised grandchildren).

@@ -60,9 +60,9 @@ class Command(BaseCommand):
                     self.stdout.write(decision.describe())
             return
 
-        supervisor = Supervisor(echo=self._echo)
-        supervisor.install_wakeup()
         stopping = False
+        supervisor = Supervisor(echo=self._echo, stopping=lambda: stopping)
+        supervisor.install_wakeup()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             nonlocal stopping
@@ -70,6 +70,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        handed_on = 0
         try:
             claimed = engine.step(
                 supervisor,
@@ -80,6 +81,12 @@ class Command(BaseCommand):
             for item in claimed:
                 if item.result != ClaimResult.STARTED:
                     self.stdout.write(f"{item.decision.task}: {item.result}")
+                elif item.run is not None and item.run.status == Status.QUEUED:
+                    # The celery executor: a worker runs it and records it.
+                    handed_on += 1
+                    self.stdout.write(
+                        f"{item.decision.task} run #{item.run.pk}: sent to the workers"
+                    )
                 if item.failure is not None:
                     outcomes.append(item.failure)
             grace = float(settings.SCHEDULED_TASKS_SHUTDOWN_GRACE)
@@ -103,7 +110,7 @@ class Command(BaseCommand):
                 f"{len(failed)} of {len(outcomes)} task run(s) did not succeed: "
                 + "; ".join(o.describe() for o in failed)
             )
-        if not outcomes:
+        if not outcomes and not handed_on:
             self.stdout.write("nothing due")
 
     def _echo(self, child: Child, line: str) -> None:
