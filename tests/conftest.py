@@ -4,6 +4,7 @@ pytest_plugins: list[str] = [
     "tests.heroku_e2e",
     "tests.ops_fixtures",
     "tests.processes",
+    "tests.brokers",
     "tests.spoj_server",
     "tests.web_data",
 ]

@@ -176,6 +176,31 @@ class Processes:
         """``python clock.py``, the clock dyno's command."""
         return self.start(["clock.py"], tasks, name, **env)
 
+    def worker(
+        self,
+        tasks: dict[str, Any],
+        broker: dict[str, str],
+        *,
+        concurrency: int = 1,
+        name: str = "worker",
+        wait: bool = True,
+        **env: str,
+    ) -> Proc:
+        """A Celery worker (``celery -A spojscore worker``, as the Procfile's ``worker``).
+
+        ``broker``: the celery environment from ``tests.brokers`` (its own queue).
+        Waits until the worker says it is ready, unless ``wait`` is false.
+        """
+        from tests.brokers import ready, worker_argv
+
+        argv = worker_argv(concurrency, f"{name}-{len(self.started)}")
+        proc = self.start(argv, tasks, name, **broker, **env)
+        if wait:
+            wait_for(lambda: ready(proc) or proc.popen.poll() is not None, 60, f"{name} ready")
+            if proc.popen.poll() is not None:
+                raise AssertionError(f"{name} exited at start; its log:\n{proc.output()[-4000:]}")
+        return proc
+
     def manage(
         self, args: list[str], tasks: dict[str, Any], timeout: float = 60, **env: str
     ) -> tuple[int, str]:
