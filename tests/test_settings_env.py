@@ -52,6 +52,8 @@ def test_a_missing_secret_key_with_debug_off_stops_start_up():
         ("DATABASE_URL", "nosuchdb://x/y"),
         ("LOG_LEVEL", "LOUD"),
         ("SCHEDULED_TASKS_HEARTBEAT", "0"),
+        ("SCHEDULED_TASKS_EXECUTOR", "threads"),
+        ("SCHEDULED_TASKS_DISPATCH_TIMEOUT", "0"),
     ],
 )
 def test_a_malformed_variable_stops_start_up_naming_it(variable, value):
@@ -59,6 +61,36 @@ def test_a_malformed_variable_stops_start_up_naming_it(variable, value):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert variable in result.stderr.splitlines()[-1]
+
+
+def test_the_celery_executor_without_a_broker_stops_start_up_saying_which_variables():
+    env = {k: "" for k in ("CELERY_BROKER_URL", "REDIS_URL")}
+    result = import_settings(DJANGO_SECRET_KEY="x" * 50, SCHEDULED_TASKS_EXECUTOR="celery", **env)
+    assert result.returncode != 0
+    assert "set CELERY_BROKER_URL or REDIS_URL" in result.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("env", "broker", "tls"),
+    [
+        ({"REDIS_URL": "redis://h:6379"}, "redis://h:6379", False),
+        ({"REDIS_URL": "rediss://u:p@h:6380"}, "rediss://u:p@h:6380", True),
+        ({"REDIS_URL": "redis://h:1", "CELERY_BROKER_URL": "amqp://q//"}, "amqp://q//", False),
+    ],
+)
+def test_the_broker_comes_from_celery_broker_url_else_redis_url(env, broker, tls):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "REDIS_"))}
+    clean.update(DJANGO_SECRET_KEY="x" * 50, SCHEDULED_TASKS_EXECUTOR="celery", **env)
+    code = (
+        "import ssl, spojscore.settings as s; print(s.CELERY_BROKER_URL); "
+        "print(getattr(s, 'CELERY_BROKER_USE_SSL', {}).get('ssl_cert_reqs') == ssl.CERT_NONE)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    # Heroku Key-Value Store (rediss://) has a self-signed certificate.
+    assert result.stdout.split() == [broker, str(tls)]
 
 
 def test_database_url_selects_postgresql_with_persistent_checked_connections():

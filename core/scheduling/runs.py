@@ -58,16 +58,7 @@ class Outcome:
     @property
     def summary(self) -> str:
         """The error in one line: the last line of a traceback is the exception."""
-        lines = [line.strip() for line in self.error.strip().splitlines() if line.strip()]
-        if not lines:
-            return ""
-        last = lines[-1]
-        # "django.core.management.base.CommandError: msg" -> "msg": a CommandError
-        # is the command's own one-line explanation.
-        prefix, sep, rest = last.partition(": ")
-        if sep and prefix.rsplit(".", 1)[-1] == "CommandError":
-            return rest
-        return last
+        return error_summary(self.error)
 
     def describe(self) -> str:
         """One line: which run, how it ended, and why (``scrape_spoj run #4 failed: ...``)."""
@@ -75,6 +66,20 @@ class Outcome:
         if self.status == Status.SUCCEEDED:
             return f"{line} in {self.seconds:.2f} s"
         return f"{line}: {self.summary or f'exit code {self.exit_code}'}"
+
+
+def error_summary(error: str) -> str:
+    """A run's ``error`` in one line: the last line of a traceback is the exception."""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    last = lines[-1]
+    # "django.core.management.base.CommandError: msg" -> "msg": a CommandError
+    # is the command's own one-line explanation.
+    prefix, sep, rest = last.partition(": ")
+    if sep and prefix.rsplit(".", 1)[-1] == "CommandError":
+        return rest
+    return last
 
 
 def record_outcome(outcome: Outcome, send: Callable[[Mail], object] | None = None) -> None:

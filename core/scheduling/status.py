@@ -41,9 +41,10 @@ from django.conf import settings
 from django.db.models import Case, DateTimeField, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
-from core.models import Status, Task, TaskRun
+from core.models import FAILURES, Status, Task, TaskRun
 from core.scheduling.config import TaskSpec, get_tasks
 from core.scheduling.notify import consecutive_failures
+from core.scheduling.runs import error_summary
 from core.scheduling.state import ensure_task_rows
 
 QUEUE_GRACE = timedelta(minutes=15)
@@ -211,7 +212,10 @@ def task_statuses(specs: dict[str, TaskSpec] | None = None) -> list[TaskStatus]:
         streak = consecutive_failures(name) if last is not None else 0
         problems: list[str] = []
         if streak:
-            problems.append(f"{streak} consecutive failure{'s' if streak != 1 else ''}")
+            phrase = f"{streak} consecutive failure{'s' if streak != 1 else ''}"
+            why = error_summary(last.error) if last is not None and last.status in FAILURES else ""
+            # The newest failure's reason ("no worker started it in 300 s ..."), short.
+            problems.append(f"{phrase}, the last: {why[:200]}" if why else phrase)
         overdue = False
         if enabled:
             tick = expected.get(name)
