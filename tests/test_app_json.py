@@ -53,6 +53,9 @@ def test_the_formation_names_procfile_processes_with_one_web_dyno(app_json):
     assert set(formation) <= set(read_procfile()) - {"release"}
     assert formation["web"]["quantity"] == 1
     assert formation["clock"]["quantity"] in (0, 1)
+    # Workers cost a dyno and a broker: off until the app switches to the celery executor.
+    assert formation["worker"]["quantity"] == 0
+    assert app_json["env"]["SCHEDULED_TASKS_EXECUTOR"]["value"] == "fork"
 
 
 def test_heroku_ci_runs_the_test_suite(app_json):

@@ -8,9 +8,9 @@ from django.core.management import get_commands
 from tests.heroku_e2e import BIN, ROOT, production_env, read_procfile
 
 
-def test_the_procfile_declares_web_clock_and_release_in_lowercase():
+def test_the_procfile_declares_web_clock_worker_and_release_in_lowercase():
     processes = read_procfile()
-    assert set(processes) == {"web", "clock", "release"}
+    assert set(processes) == {"web", "clock", "worker", "release"}
     assert all(name == name.lower() for name in processes)
 
 
@@ -25,6 +25,15 @@ def test_the_release_phase_migrates_without_prompting():
 
 def test_the_clock_process_runs_clock_py():
     assert read_procfile()["clock"] == "python clock.py"
+
+
+def test_the_worker_process_is_the_celery_app_with_configurable_concurrency():
+    worker = read_procfile()["worker"]
+    assert worker.startswith("celery -A spojscore worker ")
+    assert "--concurrency ${CELERY_CONCURRENCY:-2}" in worker
+    # No broadcast chatter: fewer connections and commands on a small Key-Value Store plan.
+    for flag in ("--without-gossip", "--without-mingle", "--without-heartbeat"):
+        assert flag in worker
 
 
 def test_every_management_command_named_for_heroku_exists():
