@@ -260,8 +260,13 @@ def test_after_a_switch_back_to_fork_handed_on_runs_still_end_in_a_record(step) 
     tick_now = timezone.now().replace(second=0, microsecond=0) + timedelta(seconds=1)
     step(now=tick_now)
     run = only_row()
-    age(run.pk, TIMEOUT + 1)
     fork_engine = Engine(Trigger.CLOCK, get_tasks(), only=["job"], executor=ForkExecutor())
+    # A clock on celery would send it again after the timeout: a fork clock leaves it to it...
+    age(run.pk, TIMEOUT + 1)
+    fork_engine.executor.tend()
+    assert only_row().status == Status.QUEUED
+    # ...and gives up only when no celery clock did, after twice the timeout.
+    age(run.pk, 2 * TIMEOUT + 1)
     fork_engine.executor.tend()
     run.refresh_from_db()
     assert run.status == Status.ABANDONED
