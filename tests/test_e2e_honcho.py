@@ -12,9 +12,11 @@ started with that grace period, and the test checks that it never needed it.
 """
 
 import os
+import re
 import signal
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -44,7 +46,13 @@ HONCHO_WITH_HEROKUS_GRACE = (
 
 
 def start_honcho(
-    tmp_path: Path, e2e_processes: ProcessSet, database_url: str, spoj_base_url: str, delay: str
+    tmp_path: Path,
+    e2e_processes: ProcessSet,
+    database_url: str,
+    spoj_base_url: str,
+    delay: str,
+    processes: tuple[str, ...] = ("web", "clock"),
+    **extra: str,
 ) -> tuple[Started, str]:
     """Build, release, then ``honcho start web clock`` on a free port; return it and its URL."""
     config = {
@@ -55,6 +63,7 @@ def start_honcho(
         "SPOJ_REQUEST_DELAY": delay,
         "E2E_STATIC_ROOT": str(tmp_path / "static"),
         "WEB_CONCURRENCY": "2",
+        **extra,
     }
     env_file = tmp_path / ".env"
     env_file.write_text("".join(f"{key}={value}\n" for key, value in config.items()))
@@ -70,7 +79,7 @@ def start_honcho(
     options = ["-f", str(ROOT / "Procfile"), "-e", str(env_file), "-d", str(ROOT), "-p", str(port)]
     honcho = e2e_processes.start(
         "honcho",
-        [sys.executable, "-c", HONCHO_WITH_HEROKUS_GRACE, "start", *options, "web", "clock"],
+        [sys.executable, "-c", HONCHO_WITH_HEROKUS_GRACE, "start", *options, *processes],
         runner_env,
     )
     return honcho, f"http://127.0.0.1:{port}"
@@ -138,3 +147,57 @@ def test_sigterm_during_a_scrape_records_it_interrupted_and_stops_in_time(
     assert ("scrape_spoj", "succeeded") not in statuses
     # All or nothing: the interrupted scrape wrote no problem.
     assert query(e2e_database, "SELECT count(*) FROM core_problem") == [(0,)]
+
+
+def test_web_clock_and_a_celery_worker_fill_the_table_and_stop_cleanly(
+    tmp_path, e2e_processes, e2e_database, spoj_base_url
+):
+    # What a deployed app switched to workers runs: the executor set to celery,
+    # REDIS_URL from a Key-Value Store add-on, and `worker` in the formation.
+    from tests.brokers import REDIS_URL, require_broker
+
+    require_broker("redis")
+    queue = f"e2e-{uuid.uuid4().hex[:12]}"
+    honcho, url = start_honcho(
+        tmp_path,
+        e2e_processes,
+        e2e_database,
+        spoj_base_url,
+        delay="0",
+        processes=("web", "clock", "worker"),
+        SCHEDULED_TASKS_EXECUTOR="celery",
+        REDIS_URL=REDIS_URL,
+        CELERY_QUEUE=queue,
+        CELERY_CONCURRENCY="1",
+    )
+
+    def filled_and_served() -> bool:
+        assert honcho.alive(), honcho.output()
+        found = http_get(f"{url}/?q=PRIME1")
+        return (
+            ("scrape_spoj", "succeeded") in task_run_statuses(e2e_database)
+            and found.status == 200
+            and "Prime Generator" in found.body
+        )
+
+    wait_for(
+        filled_and_served,
+        timeout=120,
+        interval=1,
+        what="a scrape executed by the worker",
+        retry_on=NOT_ANSWERING,
+    )
+    (run_id,) = query(
+        e2e_database,
+        "SELECT min(id) FROM core_taskrun WHERE task = 'scrape_spoj' AND status = 'succeeded'",
+    )[0]
+    output = honcho.output()
+    # The clock sent it; the worker's child ran it; the clock ran nothing itself.
+    assert re.search(rf"clock\.1 .*sent scrape_spoj run #{run_id} to the workers", output)
+    assert re.search(rf"worker\.1 .*started scrape_spoj run #{run_id} in pid", output)
+    assert not re.search(r"clock\.1 .*started scrape_spoj run", output)
+    assert query(e2e_database, "SELECT count(*) FROM core_problem")[0][0] > 3000
+
+    output = stop_like_heroku(honcho, e2e_processes)
+    assert "worker.1 stopped" in output
+    assert ("scrape_spoj", "running") not in task_run_statuses(e2e_database)
