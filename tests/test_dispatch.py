@@ -271,3 +271,16 @@ def test_after_a_switch_back_to_fork_handed_on_runs_still_end_in_a_record(step) 
     run.refresh_from_db()
     assert run.status == Status.ABANDONED
     assert "no worker started it" in run.error
+
+
+def test_a_run_a_stopping_worker_handed_back_is_sent_again_at_the_next_step(step, broker):
+    tick_now = timezone.now().replace(second=0, microsecond=0) + timedelta(seconds=1)
+    step(now=tick_now)
+    run = only_row()
+    # What execute_run does when its worker is shutting down.
+    TaskRun.objects.filter(pk=run.pk).update(dispatched_at=None)
+    step(now=tick_now + timedelta(seconds=1))
+    run.refresh_from_db()
+    assert broker.sent == [run.pk, run.pk]
+    assert (run.status, run.dispatches) == ("queued", 2)
+    assert run.dispatched_at is not None

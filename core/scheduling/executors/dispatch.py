@@ -76,28 +76,34 @@ def send(run_id: int, publish: Publish) -> str | None:
 
 
 def send_unsent(publish: Publish, send_mail: Callable[[Mail], None] | None = None) -> int:
-    """Send the rows that never reached the broker; give up on those older than the timeout.
+    """Send the rows not at the broker; give up on those that waited too long. How many sent.
 
-    Stops at the first failure (the broker is still down): the next step tries again.
+    Unsent are rows whose publish failed (the broker was down) and rows a
+    stopping worker handed back. A row never sent is given up after the
+    timeout, a handed-back one after ``MAX_DISPATCHES`` times it. Stops at the
+    first failure (the broker is still down): the next step tries again.
     """
     limit = timeout()
     sent = 0
     unsent = list(
         handed_on()
-        .filter(dispatched_at__isnull=True, dispatches=0)
+        .filter(dispatched_at__isnull=True)
         .order_by("created_at")
-        .values_list("pk", "task", "created_at", "error")
+        .values_list("pk", "task", "created_at", "dispatches", "error")
     )
-    for pk, task, created, error in unsent:
-        if created < timezone.now() - timedelta(seconds=limit):
+    for pk, task, created, dispatches, error in unsent:
+        waited = limit if dispatches == 0 else MAX_DISPATCHES * limit
+        if created < timezone.now() - timedelta(seconds=waited):
             reason = error or "the broker could not be reached"
-            give_up(pk, f"not sent to the workers within {limit:g} s ({reason})", send_mail)
+            if dispatches:
+                reason = f"sent {dispatches} times, handed back by stopping workers"
+            give_up(pk, f"not sent to the workers within {waited:g} s ({reason})", send_mail)
             continue
         if not handed_on().filter(pk=pk, dispatched_at__isnull=True).update(dispatched_at=Now()):
             continue  # another process is sending it
         if send(pk, publish) is not None:
             break
-        log.info("sent %s run #%s to the workers (the broker is back)", task, pk)
+        log.info("sent %s run #%s to the workers", task, pk)
         sent += 1
     return sent
 
