@@ -284,3 +284,80 @@ def test_a_run_a_stopping_worker_handed_back_is_sent_again_at_the_next_step(step
     assert broker.sent == [run.pk, run.pk]
     assert (run.status, run.dispatches) == ("queued", 2)
     assert run.dispatched_at is not None
+
+
+# -- the worker's side: winning queued -> running --------------------------------------
+
+
+def handed(task: str = "job", on_tick: bool = True, **fields: Any) -> TaskRun:
+    when = timezone.now().replace(microsecond=0)
+    return TaskRun.objects.create(
+        task=task,
+        scheduled_for=when if on_tick else when + timedelta(microseconds=7),
+        on_tick=on_tick,
+        trigger=Trigger.CLOCK if on_tick else Trigger.ADMIN,
+        status=Status.QUEUED,
+        executor="celery",
+        dispatched_at=timezone.now(),
+        dispatches=1,
+        **fields,
+    )
+
+
+def test_the_worker_wins_a_handed_on_run_once() -> None:
+    from core.scheduling.worker import claim
+
+    run = handed()
+    won = claim(run.pk)
+    assert won is not None
+    assert won[1].name == "job"
+    row = TaskRun.objects.get(pk=run.pk)
+    assert row.status == Status.RUNNING
+    assert row.heartbeat_at is not None  # the lease starts with the claim
+    # The same message again, a late one, a replayed one: nothing.
+    assert claim(run.pk) is None
+    TaskRun.objects.filter(pk=run.pk).update(status=Status.SUCCEEDED)
+    assert claim(run.pk) is None
+    assert TaskRun.objects.get(pk=run.pk).status == Status.SUCCEEDED
+
+
+def test_the_worker_ignores_runs_not_handed_to_it_and_unknown_ids() -> None:
+    from core.scheduling.worker import claim
+
+    waiting = request_run("job")  # queued for a clock, not for the workers
+    assert claim(waiting.pk) is None
+    assert claim(999_999) is None
+    assert TaskRun.objects.get(pk=waiting.pk).status == Status.QUEUED
+
+
+def test_a_tick_that_finds_its_exclusive_task_running_is_skipped_and_a_request_waits() -> None:
+    from core.scheduling.worker import claim
+
+    TaskRun.objects.create(
+        task="job",
+        scheduled_for=timezone.now() - timedelta(hours=1, microseconds=3),
+        on_tick=False,
+        trigger=Trigger.MANUAL,
+        status=Status.RUNNING,
+        heartbeat_at=timezone.now(),
+    )
+    tick = handed()
+    request = handed(on_tick=False)
+    assert claim(tick.pk) is None
+    assert claim(request.pk) is None
+    tick.refresh_from_db()
+    request.refresh_from_db()
+    assert tick.status == Status.SKIPPED
+    assert tick.error == "the previous run was still running (overlap='forbid')"
+    # Back to the clocks, which claim it again once the task is free.
+    assert (request.status, request.executor, request.dispatched_at) == ("queued", "", None)
+
+
+def test_a_run_of_a_task_this_worker_does_not_declare_fails_saying_so() -> None:
+    from core.scheduling.worker import claim
+
+    run = handed(task="gone")
+    assert claim(run.pk) is None
+    run.refresh_from_db()
+    assert run.status == Status.FAILED
+    assert "not declared in this worker's SCHEDULED_TASKS" in run.error
