@@ -8,6 +8,7 @@ skipped.
 
 from __future__ import annotations
 
+import re
 import signal
 from datetime import timedelta
 from io import StringIO
@@ -150,6 +151,37 @@ def test_new_problems_come_first_then_the_stalest(listed: SpojServer) -> None:
 
     first_run = newest_first()[:30]
     assert problem_paths(listed) == [f"/problems/{newcomer.code}/", *first_run[:2]]
+
+
+def test_named_codes_read_only_those_problems_in_the_usual_order(listed: SpojServer) -> None:
+    tags("TOUR", "--limit", "1")
+    listed.forget_requests()
+
+    tags("TOUR", "YODANESS", "TEST", "YODANESS")
+
+    assert problem_paths(listed) == ["/problems/YODANESS/", "/problems/TEST/", "/problems/TOUR/"]
+    assert Problem.objects.filter(tags_fetched_at__isnull=False).count() == 3
+
+
+@pytest.mark.parametrize(
+    ("codes", "message"),
+    [
+        (["TEST", "NOSUCH", "GONE"], "not active problems of the score table: NOSUCH, GONE"),
+        (["TEST", "../etc"], "'../etc' is not a problem code"),
+        (["X" * 33], "is not a problem code"),
+    ],
+)
+def test_a_code_that_is_not_an_active_problem_is_refused_before_any_fetch(
+    listed: SpojServer, codes: list[str], message: str
+) -> None:
+    Problem.objects.filter(code="TOUR").update(active=False)
+    codes = [code.replace("GONE", "TOUR") for code in codes]
+    message = message.replace("GONE", "TOUR")
+
+    with pytest.raises(CommandError, match=re.escape(message)):
+        tags(*codes)
+
+    assert listed.requests == []
 
 
 def test_no_active_problems_is_said_and_nothing_fetched(spoj_server: SpojServer) -> None:

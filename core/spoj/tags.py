@@ -41,12 +41,17 @@ def problem_url(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}/problems/{code}/"
 
 
-def queue(limit: int | None = None) -> list[QueuedProblem]:
-    """The active problems in the order to read their tags (at most ``limit``)."""
+def queue(limit: int | None = None, codes: Sequence[str] = ()) -> list[QueuedProblem]:
+    """The active problems (of ``codes``, if any) in the order to read their tags.
+
+    At most ``limit`` of them.
+    """
     last_attempt = Coalesce("tags_error_at", "tags_fetched_at")
+    active = Problem.objects.filter(active=True)
+    if codes:
+        active = active.filter(code__in=codes)
     problems = (
-        Problem.objects.filter(active=True)
-        .annotate(last_attempt=last_attempt)
+        active.annotate(last_attempt=last_attempt)
         .order_by(F("last_attempt").asc(nulls_first=True), "-first_seen", "-spoj_id", "id")
         .values_list("id", "code")
     )

@@ -1,4 +1,4 @@
-"""``manage.py scrape_spoj_tags [--limit N]``: read problem tags from ``/problems/<CODE>/``.
+"""``manage.py scrape_spoj_tags [CODE ...] [--limit N]``: problem tags from ``/problems/<CODE>/``.
 
 Incremental and resumable: problems never tried first (the newest first), then
 the stalest; each problem is saved as soon as its page is read, so a run that is
@@ -6,11 +6,14 @@ stopped part-way keeps what it read and the next run goes on from there. A page
 that fails is recorded on its problem (``tags_error``, ``tags_error_at``) and
 skipped; its tags stay as they were. The run fails (exit non-zero) only when
 SPOJ looks down: every page tried failed, or ``MAX_FAILURES_IN_A_ROW`` in a row
-(it then stops rather than spend hours on retries).
+(it then stops rather than spend hours on retries). Named codes restrict the run
+to those problems (the demo's, a problem an operator wants now), in the same order.
 """
 
 from __future__ import annotations
 
+import argparse
+import re
 import time
 from typing import Any
 
@@ -18,10 +21,20 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.management.commands.scrape_spoj import http_url, non_negative_seconds, positive_int
+from core.models import Problem
 from core.spoj import tags as tag_store
 from core.spoj.http import client_from_settings
+from core.spoj.parse import MAX_CODE_LENGTH
 
 MAX_FAILURES_IN_A_ROW = 10
+_CODE = re.compile(rf"[A-Za-z0-9_]{{1,{MAX_CODE_LENGTH}}}")
+
+
+def problem_code(value: str) -> str:
+    if not _CODE.fullmatch(value):
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise argparse.ArgumentTypeError(f"{shown!r} is not a problem code")
+    return value
 
 
 class Command(BaseCommand):
@@ -31,6 +44,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "codes",
+            nargs="*",
+            type=problem_code,
+            metavar="CODE",
+            help="only these problems (active ones of the score table); none: every active problem",
+        )
         parser.add_argument(
             "--limit",
             type=positive_int,
@@ -54,6 +74,7 @@ class Command(BaseCommand):
     def handle(
         self,
         *args: Any,
+        codes: list[str],
         limit: int | None,
         delay: float | None,
         base_url: str | None,
@@ -61,7 +82,18 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         base_url = base_url or settings.SPOJ_BASE_URL
-        problems = tag_store.queue(limit)
+        codes = list(dict.fromkeys(codes))
+        if codes:
+            known = set(
+                Problem.objects.filter(code__in=codes, active=True).values_list("code", flat=True)
+            )
+            unknown = [code for code in codes if code not in known]
+            if unknown:
+                raise CommandError(
+                    "scrape_spoj_tags: not active problems of the score table: "
+                    + ", ".join(unknown)
+                )
+        problems = tag_store.queue(limit, codes)
         if not problems:
             if verbosity >= 1:
                 self.stdout.write("No active problems: run scrape_spoj first.")
