@@ -944,9 +944,14 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="print the handles of the users it serves (for scripts/run.sh) and exit",
     )
+    parser.add_argument(
+        "--print-demo-codes",
+        action="store_true",
+        help="print the codes of the problems demo_tags.json lists (for scripts/run.sh) and exit",
+    )
     args = parser.parse_args(argv)
-    if args.print_demo_handles:
-        print(*DEMO_HANDLES)
+    if args.print_demo_handles or args.print_demo_codes:
+        print(*(DEMO_HANDLES if args.print_demo_handles else demo_tags()))
         return
     server = SpojServer(port=args.port)
     print(f"Fake SPOJ with {len(server.problems)} problems at {server.base_url}", flush=True)

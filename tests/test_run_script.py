@@ -70,7 +70,8 @@ def test_run_sh_falls_back_to_the_snapshot_and_serves_it(tmp_path: Path) -> None
             ).fetchone()
         assert users == {"kosaksi": 70, "demo_ana": 120, "demo_ben": 77, "demo_chen": 400}
         assert tagged == (70,)  # the 71 problems of demo_tags.json but TOUR, which has none
-        assert fetched == (0,)
+        assert fetched == (3971 - 71,)  # only the demo's problems are read
+        assert "==> Loading the demo's tags of 71 problems from the local fake SPOJ" in output
         # The fake SPOJ it started for the scrape was stopped before serving.
         fake_spoj = subprocess.run(
             ["pgrep", "-s", str(process.pid), "-f", "tests.spoj_server"], capture_output=True

@@ -92,3 +92,16 @@ def test_it_prints_the_demo_handles_for_the_run_script() -> None:
     )
 
     assert result.stdout.split() == list(DEMO_HANDLES)
+
+
+def test_it_prints_the_demo_codes_for_the_run_script() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.spoj_server", "--print-demo-codes"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+    assert result.stdout.split() == list(demo_tags())
+    assert {"YODANESS", "TOUR", "PRIME1"} <= set(result.stdout.split())
