@@ -249,7 +249,8 @@ SCHEDULED_TASKS: dict[str, dict[str, Any]] = {
     "prune_runs": {"schedule": "@daily", "args": ["--days", "30"]},
     # Every tracked user's profile, stalest first, two seconds apart: no hurry,
     # so gentler than the list's one a second. Under the default hour's timeout
-    # that is some 1,700 users a run; one cut short resumes with the stalest.
+    # that is at most 1,800 users a run (3,600 s / 2 s); one cut short resumes
+    # with the stalest.
     "scrape_spoj_users": {"schedule": "30 */6 * * *", "args": ["--delay", "2"]},
     # Every active problem's page for its tags (about 4,000 at one a second plus
     # SPOJ's answer time: well over an hour), after Sunday's list scrape, so new
