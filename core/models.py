@@ -1,4 +1,4 @@
-"""Data model: the SPOJ score table and the periodic-task run records."""
+"""Data model: the SPOJ score table, SPOJ users and tags, and the periodic-task run records."""
 
 from __future__ import annotations
 
@@ -6,13 +6,26 @@ from datetime import timedelta
 
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
-from django.db.models.functions import Now
+from django.db.models.functions import Lower, Now
 from django.utils import timezone
 
 
 def score_for(users: int) -> float:
     """SPOJ's value of a classical problem: 80 / (40 + users)."""
     return 80.0 / (40 + users)
+
+
+class Tag(models.Model):
+    """A SPOJ problem tag (``/problems/tag/<slug>``), e.g. ``dynamic-programming``."""
+
+    name = models.CharField(max_length=64)
+    slug = models.SlugField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
 
 
 class Problem(models.Model):
@@ -28,6 +41,16 @@ class Problem(models.Model):
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     active = models.BooleanField(default=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="problems")
+    # The last successful read of the problem's page for its tags (null: never).
+    tags_fetched_at = models.DateTimeField(null=True, blank=True)
+    # The last failed read, when the last attempt failed; both cleared by a
+    # success. A failure keeps the tags read before. ``scrape_spoj_tags`` takes
+    # problems by their last attempt, Coalesce(tags_error_at, tags_fetched_at):
+    # never tried first, and a page that keeps failing goes to the back of the
+    # queue instead of blocking the head of it on every run.
+    tags_error = models.TextField(blank=True, default="", db_default="")
+    tags_error_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-score", "code"]
@@ -79,6 +102,105 @@ class Scrape(models.Model):
 
     def __str__(self) -> str:
         return f"scrape of {self.problems} problems @ {self.finished_at:%Y-%m-%d %H:%M}"
+
+
+# --- SPOJ users ---------------------------------------------------------------------
+
+
+class SpojUser(models.Model):
+    """A SPOJ user's profile (``/users/<handle>/``) as last fetched in full.
+
+    ``world_rank`` and ``spoj_points`` are what the profile showed (points
+    rounded by SPOJ); null when the profile had no "World Rank" line. A user's
+    exact points are computed from the score table over ``solved``.
+    """
+
+    handle = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    world_rank = models.PositiveIntegerField(null=True, blank=True)
+    spoj_points = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    # How many codes ``solved`` holds, kept in the same transaction (the history
+    # compares it, and lists can sort by it without counting).
+    solved_count = models.PositiveIntegerField(default=0)
+    first_seen = models.DateTimeField()
+    fetched_at = models.DateTimeField()
+    # Tracked users are refreshed by the periodic scrape_spoj_users (without handles).
+    tracked = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["handle"]
+        constraints = [
+            # SPOJ's handles are lower-case; so is every handle stored, and the
+            # unique constraint then means one row per SPOJ user.
+            models.CheckConstraint(
+                condition=Q(handle=Lower("handle")), name="spojuser_handle_lower"
+            ),
+        ]
+        indexes = [
+            # The periodic refresh: WHERE tracked ORDER BY fetched_at.
+            models.Index(fields=["fetched_at"], condition=Q(tracked=True), name="spojuser_tracked"),
+        ]
+
+    def __str__(self) -> str:
+        return self.handle
+
+    def solved_problems(self) -> models.QuerySet[Problem]:
+        """The problems of the score table among the user's solved codes (one query)."""
+        return Problem.objects.filter(code__in=self.solved.values("code"))
+
+
+class SolvedProblem(models.Model):
+    """One classical problem in a user's solved list, by its code.
+
+    A code, not a foreign key to ``Problem``: the profile can list codes the
+    score table does not have (yet, or any more: a problem that left the list),
+    and they must be kept and shown as such. Joining on ``Problem.code``
+    (unique) matches a problem as soon as a list scrape adds it, with nothing
+    to re-link and nothing that can point at the wrong row; a nullable foreign
+    key would need a back-fill after every list scrape and could disagree with
+    the code beside it.
+    """
+
+    user = models.ForeignKey(SpojUser, on_delete=models.CASCADE, related_name="solved")
+    code = models.CharField(max_length=32)
+    # When a fetch first found the code in the user's list (not when SPOJ
+    # accepted it: the profile does not say).
+    first_seen = models.DateTimeField()
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "code"], name="solvedproblem_user_code"),
+        ]
+        indexes = [
+            # Who solved a problem, and the problem side of the join:
+            # WHERE code = ? / JOIN core_problem ON code. (user, code) is the unique index.
+            models.Index(fields=["code"], name="solvedproblem_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} solved {self.code}"
+
+
+class SpojUserHistory(models.Model):
+    """One row per fetch whose rank, points or solved count changed (and the first one)."""
+
+    user = models.ForeignKey(SpojUser, on_delete=models.CASCADE, related_name="history")
+    world_rank = models.PositiveIntegerField(null=True, blank=True)
+    spoj_points = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    solved_count = models.PositiveIntegerField()
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["recorded_at"]
+        indexes = [
+            # The user page's chart: one user's history in time order.
+            models.Index(fields=["user", "recorded_at"], name="userhistory_user_time"),
+        ]
+        verbose_name_plural = "SPOJ user history"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} #{self.world_rank} @ {self.recorded_at:%Y-%m-%d %H:%M}"
 
 
 # --- Periodic tasks ---------------------------------------------------------------
@@ -318,7 +440,11 @@ __all__ = [
     "Problem",
     "ProblemHistory",
     "Scrape",
+    "SolvedProblem",
+    "SpojUser",
+    "SpojUserHistory",
     "Status",
+    "Tag",
     "Task",
     "TaskRun",
     "Trigger",

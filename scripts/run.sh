@@ -4,7 +4,8 @@
 # Data: if the last successful scrape is younger than SCRAPE_MAX_AGE seconds (default 3600) it is
 # kept. Otherwise SPOJ (SPOJ_BASE_URL) is scraped if it answers within a few seconds; if it does
 # not (no internet, a block page), the bundled May 2025 snapshot is served by the local fake SPOJ
-# (tests/spoj_server.py) and scraped from there. The output says which source was used.
+# (tests/spoj_server.py) and scraped from there, with a few users' profiles (the saved real page
+# of kosaksi and three generated users) and the demo's tags. The output says which source was used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,8 +70,22 @@ scrape_from_fake_spoj() {
         exit 1
     fi
     "$PY" manage.py scrape_spoj --base-url "$url" --delay 0
+    local handles
+    handles=$("$PY" -m tests.spoj_server --print-demo-handles)
+    echo "==> Loading users from the local fake SPOJ: $handles"
+    # shellcheck disable=SC2086  # one word per handle
+    "$PY" manage.py scrape_spoj_users $handles --base-url "$url" --delay 0 --verbosity 0 \
+        || echo "==> Some demo users could not be loaded (see above)"
+    # Only the problems the demo has tags for: all 3,971 pages would take several seconds more.
+    local codes
+    codes=$("$PY" -m tests.spoj_server --print-demo-codes)
+    echo "==> Loading the demo's tags of $(wc -w <<<"$codes") problems from the local fake SPOJ"
+    # shellcheck disable=SC2086  # one word per code
+    "$PY" manage.py scrape_spoj_tags $codes --base-url "$url" --delay 0 --verbosity 0 \
+        || echo "==> The demo's tags could not be loaded (see above)"
     stop_fake_spoj
-    echo "==> Data source: local fake SPOJ at $url (snapshot of May 2025, not live data)"
+    echo "==> Data source: local fake SPOJ at $url (snapshot of May 2025, not live data;" \
+        "users kosaksi (saved 2019 page) and generated demo users, hand-assigned demo tags)"
 }
 
 if [ "$age" -ge 0 ] && [ "$age" -lt "$SCRAPE_MAX_AGE" ]; then
@@ -98,6 +113,10 @@ then
     echo "==> Scraping the real SPOJ (one page a second: about a minute and a half)"
     if "$PY" manage.py scrape_spoj; then
         echo "==> Data source: the real SPOJ"
+        # One profile, so the user pages have something to show; tags take over an hour at
+        # one page a second: the weekly scrape_spoj_tags task (or a run by hand) fills them.
+        "$PY" manage.py scrape_spoj_users kosaksi --verbosity 0 \
+            || echo "==> The profile of kosaksi could not be fetched (see above)"
     else
         echo "==> The real SPOJ could not be scraped (see above)"
         scrape_from_fake_spoj

@@ -248,6 +248,18 @@ SPOJ_REQUEST_DELAY = env_float("SPOJ_REQUEST_DELAY", 1.0, minimum=0.0)
 SCHEDULED_TASKS: dict[str, dict[str, Any]] = {
     "scrape_spoj": {"schedule": "0 3 * * *"},
     "prune_runs": {"schedule": "@daily", "args": ["--days", "30"]},
+    # Every tracked user's profile, stalest first, two seconds apart: no hurry,
+    # so gentler than the list's one a second. Under the default hour's timeout
+    # that is at most 1,800 users a run (3,600 s / 2 s); one cut short resumes
+    # with the stalest.
+    "scrape_spoj_users": {"schedule": "30 */6 * * *", "args": ["--delay", "2"]},
+    # Every active problem's page for its tags (about 4,000 at one a second plus
+    # SPOJ's answer time: well over an hour), after Sunday's list scrape, so new
+    # problems are in. Each problem is saved as it is read, so a run that hits
+    # its timeout loses nothing and the next one resumes. Too long for the
+    # Heroku Scheduler (it stops a dyno after about its interval): run it from
+    # the clock or a worker (README).
+    "scrape_spoj_tags": {"schedule": "0 4 * * 0", "timeout": 4 * 3600},
 }
 # Seconds between heartbeats of a running task, and age after which a run whose
 # heartbeat stopped is marked abandoned: a lease. A run whose supervisor wrote no

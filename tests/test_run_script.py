@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -53,6 +54,24 @@ def test_run_sh_falls_back_to_the_snapshot_and_serves_it(tmp_path: Path) -> None
         assert "==> http://127.0.0.1:9 is unreachable" in output
         assert "Scraped 3971 problems from 81 pages" in output
         assert "==> Data source: local fake SPOJ at http://127.0.0.1:" in output
+        assert (
+            "==> Loading users from the local fake SPOJ: kosaksi demo_ana demo_ben demo_chen"
+            in output
+        )
+        assert "could not be loaded" not in output
+        # The user pages and the tag filter have something to show.
+        with sqlite3.connect(tmp_path / "run.sqlite3") as db:
+            users = dict(db.execute("SELECT handle, solved_count FROM core_spojuser"))
+            tagged = db.execute(
+                "SELECT COUNT(DISTINCT problem_id) FROM core_problem_tags"
+            ).fetchone()
+            fetched = db.execute(
+                "SELECT COUNT(*) FROM core_problem WHERE tags_fetched_at IS NULL"
+            ).fetchone()
+        assert users == {"kosaksi": 70, "demo_ana": 120, "demo_ben": 77, "demo_chen": 400}
+        assert tagged == (70,)  # the 71 problems of demo_tags.json but TOUR, which has none
+        assert fetched == (3971 - 71,)  # only the demo's problems are read
+        assert "==> Loading the demo's tags of 71 problems from the local fake SPOJ" in output
         # The fake SPOJ it started for the scrape was stopped before serving.
         fake_spoj = subprocess.run(
             ["pgrep", "-s", str(process.pid), "-f", "tests.spoj_server"], capture_output=True

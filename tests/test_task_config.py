@@ -23,12 +23,24 @@ def errors_for(entry, name="job"):
         return check_scheduled_tasks()
 
 
-def test_the_default_tasks_are_valid_and_daily():
+def test_the_default_tasks_are_valid():
     tasks = get_tasks()
-    assert set(tasks) == {"scrape_spoj", "prune_runs"}
+    assert set(tasks) == {"scrape_spoj", "prune_runs", "scrape_spoj_users", "scrape_spoj_tags"}
     assert tasks["scrape_spoj"].describe() == "At 03:00 every day"
     assert tasks["prune_runs"].args == ("--days", "30")
+    assert tasks["scrape_spoj_users"].describe() == "At minute 30 past every sixth hour"
+    assert tasks["scrape_spoj_users"].args == ("--delay", "2")
+    # Sunday, an hour after the list scrape, so the week's new problems are in.
+    assert tasks["scrape_spoj_tags"].describe() == "At 04:00 on Sunday"
     assert check_scheduled_tasks() == []
+
+
+def test_the_tags_task_may_read_every_problem_at_the_polite_pace():
+    # About 4,000 pages a second apart (3,971 in May 2025), each also waiting for
+    # SPOJ's answer: the default hour would stop every run part-way.
+    tags = get_tasks()["scrape_spoj_tags"]
+    assert tags.timeout >= 2.5 * 4000
+    assert tags.args == ()  # every active problem, not a --limit
 
 
 @pytest.mark.parametrize(

@@ -161,3 +161,19 @@ class SpojClient:
 
 def _retries(count: int) -> str:
     return "1 retry" if count == 1 else f"{count} retries"
+
+
+def client_from_settings(delay: float | None = None) -> SpojClient:
+    """A client with the project's settings: ``SPOJ_REQUEST_DELAY`` unless ``delay`` is given.
+
+    ``SPOJ_TIMEOUT``, ``SPOJ_RETRIES`` and ``SPOJ_BACKOFF`` are test and operator
+    knobs, not documented settings.
+    """
+    from django.conf import settings
+
+    return SpojClient(
+        delay=settings.SPOJ_REQUEST_DELAY if delay is None else delay,
+        timeout=getattr(settings, "SPOJ_TIMEOUT", DEFAULT_TIMEOUT),
+        retries=getattr(settings, "SPOJ_RETRIES", DEFAULT_RETRIES),
+        backoff=getattr(settings, "SPOJ_BACKOFF", DEFAULT_BACKOFF),
+    )
