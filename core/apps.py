@@ -10,7 +10,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from core.scheduling.config import check_scheduled_tasks
-        from core.search import register_sqlite_functions
+        from core.web.search import register_sqlite_functions
 
         checks.register(check_scheduled_tasks, "scheduled_tasks")
-        connection_created.connect(register_sqlite_functions, dispatch_uid="core.search")
+        connection_created.connect(register_sqlite_functions, dispatch_uid="core.web.search")

@@ -72,7 +72,9 @@ WSGI_APPLICATION = "spojscore.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The site's templates live with the web code (core/web/), not in an
+        # app's templates/ folder; the app folders (admin) are searched after.
+        "DIRS": [BASE_DIR / "core" / "web" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -166,6 +168,8 @@ USE_TZ = True
 # --- Static files (WhiteNoise) -------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The site's stylesheet and icon, with the web code.
+STATICFILES_DIRS = [BASE_DIR / "core" / "web" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

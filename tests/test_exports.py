@@ -13,7 +13,7 @@ from django.db.models import F
 from django.test import Client
 
 from core.models import Problem
-from core.search import Fold, matches
+from core.web.search import Fold, matches
 from tests.web_data import make_problem, record_scrape, score_order
 
 

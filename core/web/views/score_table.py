@@ -1,11 +1,4 @@
-"""The score table, a problem's page, the exports and the health check.
-
-Every request parameter is optional and forgiving: an unknown sort means the
-default order, a page out of range is clamped, the search text is trimmed and
-capped (``core.search.clean_query``), a filter that is not a number >= 0 is
-ignored and a too big one clamped (``core.table.Filters``). None of them can
-make a page fail.
-"""
+"""``/``: the score table, with sort, search, filters and pages."""
 
 from __future__ import annotations
 
@@ -14,25 +7,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from django.db import DatabaseError, connection
-from django.db.models import Q
-from django.http import (
-    HttpRequest,
-    HttpResponse,
-    HttpResponsePermanentRedirect,
-    JsonResponse,
-    StreamingHttpResponse,
-)
-from django.shortcuts import get_object_or_404, redirect, render
-from django.templatetags.static import static
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 
-from core.chart import HistoryPoint, score_chart
-from core.exports import csv_lines, json_chunks, problem_url
 from core.models import Problem, Scrape
-from core.search import clean_query
-from core.table import (
+from core.web.exports import problem_url
+from core.web.table import (
     DEFAULT_SORT,
     NO_FILTERS,
     ROW_FIELDS,
@@ -42,6 +23,7 @@ from core.table import (
     active_problems,
     ranked_problems,
 )
+from core.web.views.params import table_params
 
 COLUMNS = (
     # (sort key, header, numeric)
@@ -87,10 +69,6 @@ def _table_rows(problems: list[Problem]) -> list[TableRow]:
     ]
 
 
-def _last_scrape() -> datetime | None:
-    return Scrape.objects.order_by("-finished_at").values_list("finished_at", flat=True).first()
-
-
 SPOJ_HOSTS = frozenset({"www.spoj.com", "spoj.com"})
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -119,14 +97,6 @@ def _data_source() -> DataSource | None:
     return DataSource(finished_at=scrape.finished_at, base_url=scrape.base_url, kind=kind)
 
 
-def _table_params(request: HttpRequest) -> tuple[str, Sort, Filters]:
-    return (
-        clean_query(request.GET.get("q")),
-        Sort.parse(request.GET.get("sort")),
-        Filters.parse(request.GET.get("min_users"), request.GET.get("min_acc")),
-    )
-
-
 def _query_string(query: str, sort: Sort, filters: Filters, page: int = 1) -> str:
     """``?...`` for the table with these parameters, leaving out the defaults."""
     params: dict[str, str | int] = {}
@@ -141,7 +111,7 @@ def _query_string(query: str, sort: Sort, filters: Filters, page: int = 1) -> st
 
 
 def score_table(request: HttpRequest) -> HttpResponse:
-    query, sort, filters = _table_params(request)
+    query, sort, filters = table_params(request)
     # Three queries whatever the page: count, one page of rows, last scrape.
     page = PageWindow.parse(request.GET.get("page"), active_problems(query, filters).count())
     problems = ranked_problems(query, sort, filters).only(*ROW_FIELDS)
@@ -174,58 +144,3 @@ def score_table(request: HttpRequest) -> HttpResponse:
         "sorted_by_default": sort.param == DEFAULT_SORT,
     }
     return render(request, "core/score_table.html", context)
-
-
-def problem_detail(request: HttpRequest, code: str) -> HttpResponse:
-    if code != code.upper():
-        # Codes are upper case on SPOJ; a hand-typed lower-case one still arrives.
-        return redirect("problem_detail", code=code.upper(), permanent=True)
-    problem = get_object_or_404(Problem, code=code)
-    history = [
-        HistoryPoint(recorded_at=at, users=users, score=score)
-        for at, users, score in problem.history.order_by("recorded_at", "id").values_list(
-            "recorded_at", "users", "score"
-        )
-    ]
-    rank = None
-    if problem.active:
-        # The same rank as on "/": problems with a higher score, or equal score and earlier code.
-        ahead = Q(score__gt=problem.score) | Q(score=problem.score, code__lt=problem.code)
-        rank = Problem.objects.filter(active=True).filter(ahead).count() + 1
-    context = {
-        "problem": problem,
-        "rank": rank,
-        "history": history,
-        "chart": score_chart(history, until=problem.last_seen),
-        "spoj_url": problem_url(problem.code),
-    }
-    return render(request, "core/problem_detail.html", context)
-
-
-def problems_csv(request: HttpRequest) -> StreamingHttpResponse:
-    query, sort, filters = _table_params(request)
-    response = StreamingHttpResponse(
-        csv_lines(ranked_problems(query, sort, filters)), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = 'attachment; filename="spojscore-problems.csv"'
-    return response
-
-
-def problems_json(request: HttpRequest) -> StreamingHttpResponse:
-    query, sort, filters = _table_params(request)
-    chunks = json_chunks(ranked_problems(query, sort, filters), timezone.now(), _last_scrape())
-    return StreamingHttpResponse(chunks, content_type="application/json")
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok"})
-
-
-def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
-    # Resolved per request: the hashed name exists only after collectstatic.
-    return HttpResponsePermanentRedirect(static("core/favicon.svg"))

@@ -1,0 +1,16 @@
+from django.urls import path, re_path
+
+from core.web.views import exports, health, problem, score_table
+
+urlpatterns = [
+    path("", score_table.score_table, name="score_table"),
+    # Only characters a SPOJ code can hold reach the view (no NUL, no slash).
+    re_path(
+        r"^problems/(?P<code>[A-Za-z0-9_]{1,32})/$", problem.problem_detail, name="problem_detail"
+    ),
+    path("problems.csv", exports.problems_csv, name="problems_csv"),
+    path("problems.json", exports.problems_json, name="problems_json"),
+    path("healthz", health.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on every page that links none (the admin's).
+    path("favicon.ico", health.favicon, name="favicon"),
+]
