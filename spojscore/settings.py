@@ -72,9 +72,12 @@ WSGI_APPLICATION = "spojscore.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # The site's templates live with the web code (core/web/), not in an
-        # app's templates/ folder; the app folders (admin) are searched after.
-        "DIRS": [BASE_DIR / "core" / "web" / "templates"],
+        # Templates live with the code that renders them: the site's with the
+        # web code (core/web/), the admin's overrides with core/admin/.
+        "DIRS": [
+            BASE_DIR / "core" / "web" / "templates",
+            BASE_DIR / "core" / "admin" / "templates",
+        ],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
