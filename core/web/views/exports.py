@@ -1,32 +1,42 @@
-"""``/problems.csv`` and ``/problems.json``: the whole table, same parameters as ``/``."""
+"""``/problems.csv`` and ``/problems.json``: the whole table, same parameters as ``/``.
+
+Rendered once per data version and parameters and kept in the page cache
+(``core.web.caching``), so the document is built in memory (about 0.8 MB of
+JSON for 3,971 problems) rather than streamed: the rows are still read in
+chunks, and the cache holds the result.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from typing import Any
 
-from django.http import HttpRequest, StreamingHttpResponse
-from django.utils import timezone
+from django.http import HttpRequest, HttpResponse
 
-from core.models import Scrape
+from core.web.caching import DataVersion, cached_page
 from core.web.exports import csv_lines, json_chunks
 from core.web.table import ranked_problems
 from core.web.views.params import table_params
 
 
-def _last_scrape() -> datetime | None:
-    return Scrape.objects.order_by("-finished_at").values_list("finished_at", flat=True).first()
-
-
-def problems_csv(request: HttpRequest) -> StreamingHttpResponse:
+def _params(request: HttpRequest, version: DataVersion) -> Mapping[str, Any]:
     query, sort, filters = table_params(request)
-    response = StreamingHttpResponse(
-        csv_lines(ranked_problems(query, sort, filters)), content_type="text/csv; charset=utf-8"
-    )
+    return {"q": query, "sort": sort.param, **filters.params()}
+
+
+@cached_page("problems_csv", _params)
+def problems_csv(request: HttpRequest, version: DataVersion) -> HttpResponse:
+    query, sort, filters = table_params(request)
+    body = "".join(csv_lines(ranked_problems(query, sort, filters)))
+    response = HttpResponse(body.encode(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="spojscore-problems.csv"'
     return response
 
 
-def problems_json(request: HttpRequest) -> StreamingHttpResponse:
+@cached_page("problems_json", _params)
+def problems_json(request: HttpRequest, version: DataVersion) -> HttpResponse:
     query, sort, filters = table_params(request)
-    chunks = json_chunks(ranked_problems(query, sort, filters), timezone.now(), _last_scrape())
-    return StreamingHttpResponse(chunks, content_type="application/json")
+    chunks = json_chunks(
+        ranked_problems(query, sort, filters), version.read_at, version.finished_at
+    )
+    return HttpResponse("".join(chunks).encode(), content_type="application/json")

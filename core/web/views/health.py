@@ -5,8 +5,11 @@ from __future__ import annotations
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
 from django.templatetags.static import static
+from django.views.decorators.cache import never_cache
 
 
+# Never cached, by a CDN or anyone: it must ask the database every time.
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     try:
         with connection.cursor() as cursor:

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 
 from core.models import Problem
+from core.web.caching import DataVersion, cached_page
 from core.web.chart import HistoryPoint, score_chart
 from core.web.exports import problem_url
 
 
-def problem_detail(request: HttpRequest, code: str) -> HttpResponse:
-    if code != code.upper():
-        # Codes are upper case on SPOJ; a hand-typed lower-case one still arrives.
-        return redirect("problem_detail", code=code.upper(), permanent=True)
+def to_upper_case(request: HttpRequest, code: str) -> HttpResponsePermanentRedirect:
+    # Codes are upper case on SPOJ; a hand-typed lower-case one still arrives.
+    return redirect("problem_detail", code=code.upper(), permanent=True)
+
+
+def _params(request: HttpRequest, version: DataVersion, code: str) -> Mapping[str, Any]:
+    return {"code": code}
+
+
+@cached_page("problem_detail", _params)
+def problem_detail(request: HttpRequest, version: DataVersion, code: str) -> HttpResponse:
     problem = get_object_or_404(Problem, code=code)
     history = [
         HistoryPoint(recorded_at=at, users=users, score=score)

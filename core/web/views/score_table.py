@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -11,7 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from core.models import Problem, Scrape
+from core.models import Problem
+from core.web.caching import DataVersion, cached_page
 from core.web.exports import problem_url
 from core.web.table import (
     DEFAULT_SORT,
@@ -24,6 +26,10 @@ from core.web.table import (
     ranked_problems,
 )
 from core.web.views.params import table_params
+
+# Page numbers above this share one cache entry and ETag (all show the last
+# page): a crawler asking for ?page=1..10**9 cannot make a billion entries.
+MAX_PAGE_KEY = 10_000
 
 COLUMNS = (
     # (sort key, header, numeric)
@@ -88,13 +94,34 @@ class DataSource:
     kind: str
 
 
-def _data_source() -> DataSource | None:
-    scrape = Scrape.objects.order_by("-finished_at").only("finished_at", "base_url").first()
-    if scrape is None:
+def _data_source(version: DataVersion) -> DataSource | None:
+    if version.finished_at is None or version.base_url is None:
         return None
-    host = urlsplit(scrape.base_url).hostname or ""
+    host = urlsplit(version.base_url).hostname or ""
     kind = "spoj" if host in SPOJ_HOSTS else "local" if host in LOCAL_HOSTS else "other"
-    return DataSource(finished_at=scrape.finished_at, base_url=scrape.base_url, kind=kind)
+    return DataSource(finished_at=version.finished_at, base_url=version.base_url, kind=kind)
+
+
+_AGE_UNITS = (("day", 86400, 2 * 86400), ("hour", 3600, 3600))
+
+
+def shown_age(finished_at: datetime, now: datetime) -> tuple[str, datetime]:
+    """How long ago ``finished_at`` was, as the page says it, and since when it says so.
+
+    "less than an hour", then one unit rounded down: hours under two days,
+    then days (the exact time is printed beside it). The text is part of the
+    page's ETag and the moment it began to apply is its Last-Modified, so a
+    cached page is re-rendered when, and only when, the text changes: at most
+    once an hour between scrapes.
+    """
+    seconds = max(0, int((now - finished_at).total_seconds()))
+    for unit, size, threshold in _AGE_UNITS:
+        if seconds >= threshold:
+            count = seconds // size
+            return f"{count}\u00a0{unit}{'' if count == 1 else 's'}", finished_at + timedelta(
+                seconds=count * size
+            )
+    return "less than an hour", finished_at
 
 
 def _query_string(query: str, sort: Sort, filters: Filters, page: int = 1) -> str:
@@ -110,9 +137,39 @@ def _query_string(query: str, sort: Sort, filters: Filters, page: int = 1) -> st
     return "?" + urlencode(params) if params else "?"
 
 
-def score_table(request: HttpRequest) -> HttpResponse:
+def _page_key(value: str | None) -> int:
+    try:
+        number = int(value or "1")
+    except ValueError:
+        number = 1
+    return min(max(number, 1), MAX_PAGE_KEY)
+
+
+def _params(request: HttpRequest, version: DataVersion) -> Mapping[str, Any]:
     query, sort, filters = table_params(request)
-    # Three queries whatever the page: count, one page of rows, last scrape.
+    age = None
+    if version.finished_at is not None:
+        age = shown_age(version.finished_at, version.read_at)[0]
+    return {
+        "q": query,
+        "sort": sort.param,
+        **filters.params(),
+        "page": _page_key(request.GET.get("page")),
+        "age": age,
+    }
+
+
+def _modified(version: DataVersion, params: Mapping[str, Any]) -> datetime | None:
+    if version.finished_at is None:
+        return None
+    return shown_age(version.finished_at, version.read_at)[1]
+
+
+@cached_page("score_table", _params, modified=_modified)
+def score_table(request: HttpRequest, version: DataVersion) -> HttpResponse:
+    query, sort, filters = table_params(request)
+    # Two queries whatever the page: count, one page of rows (the last scrape
+    # is the data version, read before).
     page = PageWindow.parse(request.GET.get("page"), active_problems(query, filters).count())
     problems = ranked_problems(query, sort, filters).only(*ROW_FIELDS)
     rows = _table_rows(list(problems[page.offset : page.offset + page.size]))
@@ -129,6 +186,7 @@ def score_table(request: HttpRequest) -> HttpResponse:
         for key, label, numeric in COLUMNS
     ]
     export_params = _query_string(query, sort, filters).removeprefix("?")
+    source = _data_source(version)
     context: dict[str, Any] = {
         "rows": rows,
         "columns": columns,
@@ -138,7 +196,8 @@ def score_table(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "previous_href": _query_string(query, sort, filters, page.number - 1),
         "next_href": _query_string(query, sort, filters, page.number + 1),
-        "source": _data_source(),
+        "source": source,
+        "age": shown_age(source.finished_at, version.read_at)[0] if source else "",
         "export_query": f"?{export_params}" if export_params else "",
         "clear_href": _query_string("", sort, NO_FILTERS),
         "sorted_by_default": sort.param == DEFAULT_SORT,
