@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from core.web.views import exports, health, problem, score_table
+from core.web.views import exports, health, problem, score_table, trends
 
 urlpatterns = [
     path("", score_table.score_table, name="score_table"),
@@ -11,6 +11,7 @@ urlpatterns = [
     re_path(r"^problems/(?P<code>[A-Za-z0-9_]{1,32})/$", problem.to_upper_case),
     path("problems.csv", exports.problems_csv, name="problems_csv"),
     path("problems.json", exports.problems_json, name="problems_json"),
+    path("trends/", trends.trends, name="trends"),
     path("healthz", health.healthz, name="healthz"),
     # Browsers ask for /favicon.ico on every page that links none (the admin's).
     path("favicon.ico", health.favicon, name="favicon"),
