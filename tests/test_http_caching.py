@@ -284,18 +284,24 @@ def test_settings_the_pages_print_are_part_of_the_etag(client: Client, table, se
     assert "https://mirror.example/problems/" in content(response).decode()
 
 
-def test_the_code_version_covers_the_web_package(monkeypatch, tmp_path) -> None:
+def test_the_code_version_covers_the_web_package(monkeypatch, tmp_path, settings) -> None:
     # A deploy that changes a template or view changes every ETag and key.
     (tmp_path / "templates").mkdir()
     page = tmp_path / "templates" / "page.html"
     page.write_text("<p>one</p>")
     monkeypatch.setattr(caching, "WEB_ROOT", tmp_path)
-    code_version.cache_clear()
+    caching._cached_digest.cache_clear()
     one = code_version()
     page.write_text("<p>two</p>")
-    code_version.cache_clear()
-    assert code_version() != one
-    code_version.cache_clear()
+    assert code_version() == one  # computed once per process...
+    caching._cached_digest.cache_clear()
+    two = code_version()
+    assert two != one  # ...from the files
+    # With DEBUG on (runserver), an edited template counts at once.
+    settings.DEBUG = True
+    page.write_text("<p>three</p>")
+    assert code_version() not in (one, two)
+    caching._cached_digest.cache_clear()
 
 
 def test_a_failing_shared_cache_is_logged_and_skipped(
