@@ -73,7 +73,12 @@ WSGI_APPLICATION = "spojscore.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Templates live with the code that renders them: the site's with the
+        # web code (core/web/), the admin's overrides with core/admin/.
+        "DIRS": [
+            BASE_DIR / "core" / "web" / "templates",
+            BASE_DIR / "core" / "admin" / "templates",
+        ],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -164,9 +169,50 @@ TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
 
+# --- Cache: rendered pages and exports, keyed by the data version ---------------
+# Shared by every web process and dyno (core/web/caching.py): Redis when
+# REDIS_URL is set (Heroku Key-Value Store), else the database cache, whose
+# table core/apps.py creates after every `migrate` (so the release phase,
+# tests and `make run` have it).
+# https://docs.djangoproject.com/en/5.2/topics/cache/
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    _redis_options: dict[str, Any] = {
+        # A cache that does not answer must not hold a page for long.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 2,
+    }
+    if REDIS_URL.startswith("rediss://"):
+        # Heroku Key-Value Store presents a self-signed certificate:
+        # https://devcenter.heroku.com/articles/heroku-redis#security-and-compliance
+        _redis_options["ssl_cert_reqs"] = None
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "spojscore",
+            "OPTIONS": _redis_options,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "spojscore_cache",
+            # Entries are small (compressed); past this many, expired ones and
+            # then a third of the rest are culled on the next write.
+            "OPTIONS": {"MAX_ENTRIES": 1000},
+        }
+    }
+# Megabytes of rendered pages each web process keeps in memory in front of the
+# shared cache (0: none).
+PAGE_CACHE_LOCAL_MB = env_int("PAGE_CACHE_LOCAL_MB", 16, minimum=0)
+
 # --- Static files (WhiteNoise) -------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The site's stylesheet and icon, with the web code.
+STATICFILES_DIRS = [BASE_DIR / "core" / "web" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

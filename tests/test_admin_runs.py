@@ -190,7 +190,7 @@ def test_small_lists_are_counted_exactly(superuser_client, runs):
 def test_huge_lists_show_the_planners_estimate_instead_of_counting(
     superuser_client, runs, monkeypatch
 ):
-    monkeypatch.setattr("core.admin.ESTIMATE_ABOVE", -1)
+    monkeypatch.setattr("core.admin.paginator.ESTIMATE_ABOVE", -1)
     with CaptureQueriesContext(connection) as queries:
         response = superuser_client.get(f"{LIST}?task=nightly")
     assert response.context["cl"].paginator.estimated is True
@@ -200,7 +200,7 @@ def test_huge_lists_show_the_planners_estimate_instead_of_counting(
 
 
 def test_retrying_too_many_runs_at_once_is_refused(operator_client, runs, monkeypatch):
-    monkeypatch.setattr("core.admin.MAX_RETRIES_AT_ONCE", 1)
+    monkeypatch.setattr("core.admin.runs.MAX_RETRIES_AT_ONCE", 1)
     second = make_run("often", utc(2026, 5, 3, 4), Status.FAILED)
     response = retry(operator_client, runs["failed"], second)
     assert "Select at most 1 failed runs" in messages_of(response)[0]

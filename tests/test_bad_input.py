@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from core.models import Problem
-from core.search import MAX_QUERY_LENGTH
+from core.web.search import MAX_QUERY_LENGTH
 from tests.web_data import content, parse, table_rows
 
 

@@ -1,4 +1,4 @@
-"""The score chart's geometry (``core.chart.score_chart``), without a page around it."""
+"""The score chart's geometry (``core.web.chart.score_chart``), without a page around it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.chart import Chart, HistoryPoint, score_chart
 from core.models import score_for
+from core.web.chart import Chart, HistoryPoint, score_chart
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

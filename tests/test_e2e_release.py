@@ -66,6 +66,8 @@ def test_the_release_command_migrates_a_fresh_database_that_the_web_process_serv
     applied = query(e2e_database, "SELECT app, name FROM django_migrations")
     assert ("core", "0001_initial") in {(str(app), str(name)) for app, name in applied}
     assert query(e2e_database, "SELECT count(*) FROM core_taskrun") == [(0,)]
+    # The page cache's table comes with the migration (core/apps.py), empty.
+    assert query(e2e_database, "SELECT count(*) FROM spojscore_cache") == [(0,)]
 
     web, url = start_web(e2e_processes, env)
     health = http_get(f"{url}/healthz")

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from core.models import Problem, ProblemHistory, score_for
-from tests.web_data import make_problem, parse
+from tests.web_data import make_problem, parse, queries, record_scrape
 
 SEEN = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
 
@@ -168,14 +168,21 @@ def test_many_history_points_draw_a_falling_step_line_with_labelled_axes(
     assert len(rows) == 4
 
 
-def test_the_page_takes_three_queries_however_long_the_history(
-    client: Client, problems: dict[str, Problem], django_assert_num_queries
+def test_the_page_is_rendered_from_three_queries_however_long_the_history(
+    client: Client, problems: dict[str, Problem]
 ) -> None:
     add_history(problems["EASY"], *[(day, 700 + day) for day in range(200)])
-    # The problem, its rank, its history.
-    with django_assert_num_queries(3):
+    record_scrape(SEEN + timedelta(days=60), 4)
+    # The data version, then the problem, its rank, its history.
+    with queries() as done:
         response = client.get("/problems/EASY/")
+    assert (len(done.version), len(done.data)) == (1, 3)
     assert len(parse(response).select("g.dots circle")) == 200
     # No rank for a problem that is no longer listed.
-    with django_assert_num_queries(2):
+    with queries() as done:
         client.get("/problems/OLD/")
+    assert (len(done.version), len(done.data)) == (1, 2)
+    # Asked again: from the cache.
+    with queries() as done:
+        client.get("/problems/EASY/")
+    assert done.total == 1

@@ -10,7 +10,15 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 
 from core.models import Problem
-from tests.web_data import make_problem, parse, record_scrape, score_order, table_rows
+from tests.web_data import (
+    make_problem,
+    parse,
+    queries,
+    record_scrape,
+    score_order,
+    table_rows,
+    templates_rendered,
+)
 
 # Ties on purpose (ALPHA/BRAVO have the same users and score), non-ASCII names,
 # and one problem no longer listed.
@@ -236,19 +244,23 @@ def test_ranks_are_right_on_every_page_of_a_sorted_search(
         {"sort": "-acceptance", "q": "a", "page": "3"},
     ],
 )
-def test_the_table_takes_three_queries_whatever_the_page(
-    client: Client, spoj_table: list[Problem], django_assert_num_queries, params: dict
+def test_the_table_is_rendered_from_two_queries_whatever_the_page(
+    client: Client, spoj_table: list[Problem], params: dict
 ) -> None:
-    # count, one page of rows, the last scrape: never one per row.
-    with django_assert_num_queries(3):
+    # The data version, then count and one page of rows: never one per row.
+    with queries() as first:
         assert client.get("/", params).status_code == 200
+    assert (len(first.version), len(first.data)) == (1, 2)
+    # Asked again, the page comes from the cache: the data version only.
+    with queries() as again, templates_rendered() as rendered:
+        assert client.get("/", params).status_code == 200
+    assert (again.total, rendered) == (1, [])
 
 
-def test_the_table_takes_three_queries_when_empty(
-    client: Client, db: None, django_assert_num_queries
-) -> None:
-    with django_assert_num_queries(3):
+def test_the_table_is_rendered_from_two_queries_when_empty(client: Client, db: None) -> None:
+    with queries() as done:
         assert client.get("/").status_code == 200
+    assert (len(done.version), len(done.data), done.cache) == (1, 2, [])  # nothing cached yet
 
 
 # --- last update and empty state ----------------------------------------------------

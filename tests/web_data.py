@@ -8,16 +8,23 @@ are exercised with real names: non-ASCII letters, double-encoded titles,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
+from django.db import connection
+from django.test.signals import template_rendered
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.models import Problem, ProblemHistory, Scrape, score_for
+from core.web.caching import local_pages
 
 FIXTURE = Path(__file__).parent / "fixtures" / "spoj" / "classical_list_all_2025-05_scraped.json"
 
@@ -95,6 +102,15 @@ def load_spoj_problems(history_every: int = 0, history_points: int = 5) -> list[
     return problems
 
 
+@pytest.fixture(autouse=True)
+def _empty_local_page_cache() -> None:
+    """Each test starts with this process's page cache empty: on SQLite a rolled
+    back test's scrape ids are handed out again, so a page stored under one
+    test's data version could otherwise be served to the next. (The shared
+    cache, a table, rolls back with each test's transaction.)"""
+    local_pages.clear()
+
+
 def record_scrape(
     finished_at: datetime, problems: int, base_url: str = "https://www.spoj.com"
 ) -> Scrape:
@@ -151,3 +167,54 @@ def table_250(db: None) -> list[Problem]:
     """250 active problems (users 0-249, so rank = users + 1): three pages, quick to make."""
     problems = [make_problem(f"P{i:03d}", f"Problem {i}", i) for i in range(250)]
     return Problem.objects.bulk_create(problems)
+
+
+# --- what a request asked of the database ---------------------------------------------
+
+_TRANSACTION = re.compile(r"^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT|BEGIN|COMMIT)\b")
+
+
+@dataclass
+class Queries:
+    """The statements of some requests, by purpose: the data version (the newest
+    scrape, read first by every cached page), the page cache's table (and the
+    savepoints its writes open), and the data the page is rendered from."""
+
+    version: list[str] = field(default_factory=list)
+    cache: list[str] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.version) + len(self.cache) + len(self.data)
+
+
+@contextmanager
+def queries() -> Iterator[Queries]:
+    found = Queries()
+    with CaptureQueriesContext(connection) as captured:
+        yield found
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        if "spojscore_cache" in sql or _TRANSACTION.match(sql):
+            found.cache.append(sql)
+        elif "core_scrape" in sql and "SELECT (SELECT MAX(" in sql:
+            found.version.append(sql)
+        else:
+            found.data.append(sql)
+
+
+@contextmanager
+def templates_rendered() -> Iterator[list[str]]:
+    """The names of the templates rendered inside the block (the test runner's
+    instrumented renderer sends ``template_rendered`` for each)."""
+    names: list[str] = []
+
+    def receiver(sender: Any, template: Any, context: Any, **kwargs: Any) -> None:
+        names.append(template.name)
+
+    template_rendered.connect(receiver)
+    try:
+        yield names
+    finally:
+        template_rendered.disconnect(receiver)

@@ -17,7 +17,7 @@ from django.db.models import F, OrderBy, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from core.models import Problem
-from core.search import Fold, matches
+from core.web.search import Fold, matches
 
 PAGE_SIZE = 100
 # The columns a table row shows; everything else stays in the database.

@@ -1,0 +1,352 @@
+"""Conditional requests and the page cache: every page is a function of the data version.
+
+The data behind every page changes only when a scrape writes it, and every
+scrape writes its ``Scrape`` row in the same transaction as the problems
+(``core.spoj.store.save_scrape``). So one cheap query -- the newest scrape --
+gives a **data version**, and a page is determined by its name, its
+(normalised) parameters, the data version and the code that renders it. That
+tuple, hashed, is the page's ``ETag`` and its cache key.
+
+A request to a page wrapped in ``cached_page``:
+
+1. reads the data version (one query, the only one on the fast paths);
+2. answers ``304 Not Modified`` when ``If-None-Match`` (or, without it,
+   ``If-Modified-Since``) matches -- Django's ``get_conditional_response``,
+   before anything is rendered or read from a cache;
+3. else serves the stored body from the page cache;
+4. else renders, and stores a 200 for every process and dyno to reuse.
+
+200s and 304s carry ``ETag``, ``Last-Modified`` and ``Cache-Control: public,
+max-age=60, stale-while-revalidate=600``, so a CDN in front can serve them too.
+
+The page cache has two levels. The shared one is Django's ``default`` cache:
+the database cache (table ``spojscore_cache``, created after every
+``migrate``: see ``core.apps``) or Redis when ``REDIS_URL`` is set; it
+survives restarts and is shared by every web dyno, so a page is rendered once
+per data version, not once per process. It holds bodies zlib-compressed
+(``bench/page.py`` prints their sizes). In front of it each process keeps the
+decompressed bodies it served last (``PAGE_CACHE_LOCAL_MB``, least recently
+used out first), which is what lets an export be answered at nearly the rate
+of a static file. Neither level can serve a stale page: the key *is* the
+version. A cache that fails (Redis down, a missing table) is logged and
+skipped; the page is rendered as without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache, wraps
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec
+
+import django
+from django.conf import settings
+from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils import timezone
+from django.utils.cache import get_conditional_response
+from django.utils.dateparse import parse_datetime
+from django.utils.http import http_date
+
+from core.models import Scrape
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+# Set as a whole (no response here has one yet): patch_cache_control() would parse
+# and rebuild it on every request, a tenth of a 304's time in the view.
+CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
+# Entries of old versions are never read again; the shared cache lets them
+# expire (and the database cache culls them) after a day.
+SHARED_TIMEOUT = 24 * 60 * 60
+# Headers a stored page keeps besides its content type.
+KEPT_HEADERS = ("Content-Disposition",)
+WEB_ROOT = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """The newest scrape: what every page's data is as of.
+
+    ``scrape_id`` is the highest ``Scrape`` id (it moves with every scrape, even
+    one whose clock ran behind); ``finished_at`` and ``base_url`` are those of
+    the newest scrape by finish time, the one the score table names. All None
+    before the first scrape. ``read_at`` is when it was read: the one "now" of
+    a request, for a page that shows an age.
+    """
+
+    scrape_id: int | None
+    finished_at: datetime | None
+    base_url: str | None
+    read_at: datetime
+
+    @property
+    def token(self) -> str:
+        if self.scrape_id is None or self.finished_at is None:
+            return "none"
+        return f"{self.scrape_id}@{self.finished_at.isoformat()}"
+
+
+def data_version(using: str = DEFAULT_DB_ALIAS) -> DataVersion:
+    """The data version, in one query.
+
+    Hand-written SQL, not the ORM: every page request (every 304 too) starts
+    with it, and building and compiling the same queryset each time costs many
+    times more than running it.
+    """
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(_version_sql(connection.vendor))
+        row = cursor.fetchone()
+    read_at = timezone.now()
+    if row is None:
+        return DataVersion(None, None, None, read_at)
+    newest_id, finished_at, base_url = row
+    if isinstance(finished_at, str):  # SQLite hands datetimes back as text, in UTC
+        finished_at = parse_datetime(finished_at)
+    if finished_at is not None and timezone.is_naive(finished_at):
+        finished_at = timezone.make_aware(finished_at, UTC)
+    return DataVersion(newest_id, finished_at, base_url, read_at)
+
+
+@cache
+def _version_sql(vendor: str) -> str:
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    table = quote(Scrape._meta.db_table)
+    pk, finished_at, base_url = (quote(f) for f in ("id", "finished_at", "base_url"))
+    # MAX(id) is read off the primary key; the newest finish sorts the (small)
+    # table of scrapes, one row a day.
+    return (
+        f"SELECT (SELECT MAX({pk}) FROM {table}), {finished_at}, {base_url} "  # noqa: S608
+        f"FROM {table} ORDER BY {finished_at} DESC, {pk} DESC LIMIT 1"
+    )
+
+
+def code_version() -> str:
+    """A digest of everything besides the data that shapes a page's bytes.
+
+    The web package's code, templates and static files (their hashed names
+    are in the pages), Django's version and the settings the pages print, so
+    a deploy that changes any of them changes every ETag and cache key:
+    clients and the shared cache never get a page of the old code as new.
+    Computed once per process; with DEBUG on, on every call, so a template
+    edited under ``runserver`` (which reloads only for Python files) shows at
+    once.
+    """
+    if settings.DEBUG:
+        return _digest()
+    return _cached_digest()
+
+
+def _digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(WEB_ROOT.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".html", ".css", ".svg", ".js"}:
+            digest.update(path.relative_to(WEB_ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    shown = [django.__version__, settings.SPOJ_BASE_URL, settings.TIME_ZONE, settings.STATIC_URL]
+    digest.update(json.dumps(shown).encode())
+    return digest.hexdigest()[:16]
+
+
+_cached_digest = cache(_digest)
+
+
+# The settings code_version() reads, if changed at run time (only tests do).
+_SHOWN_SETTINGS = frozenset({"SPOJ_BASE_URL", "TIME_ZONE", "STATIC_URL"})
+
+
+def _forget_code_version(setting: str, **kwargs: Any) -> None:
+    if setting in _SHOWN_SETTINGS:
+        _cached_digest.cache_clear()
+
+
+setting_changed.connect(_forget_code_version, dispatch_uid="core.web.caching")
+
+
+def page_etag(name: str, params: Mapping[str, Any], version: DataVersion) -> str:
+    """The quoted strong ETag of page ``name`` with ``params`` at ``version``."""
+    identity = json.dumps(
+        [name, params, version.token, code_version()], sort_keys=True, default=str
+    )
+    return '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    """A rendered 200: what a cached answer is rebuilt from."""
+
+    content_type: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    @classmethod
+    def of(cls, response: HttpResponse) -> StoredPage:
+        headers = tuple(
+            (name, response[name]) for name in KEPT_HEADERS if response.has_header(name)
+        )
+        return cls(response["Content-Type"], headers, response.content)
+
+    def response(self) -> HttpResponse:
+        response = HttpResponse(self.body, content_type=self.content_type)
+        for name, value in self.headers:
+            response[name] = value
+        return response
+
+    def packed(self) -> tuple[str, tuple[tuple[str, str], ...], bytes]:
+        return (self.content_type, self.headers, zlib.compress(self.body, 6))
+
+    @classmethod
+    def unpacked(cls, value: Any) -> StoredPage:
+        content_type, headers, compressed = value
+        return cls(content_type, tuple(headers), zlib.decompress(compressed))
+
+
+class LocalPages:
+    """This process's most recently used pages, at most ``limit`` bytes of bodies."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self._pages: OrderedDict[str, StoredPage] = OrderedDict()
+        # gunicorn's gthread workers serve several requests at once.
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> StoredPage | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: str, page: StoredPage) -> None:
+        if len(page.body) > self.limit:
+            return
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self.size -= len(old.body)
+            self._pages[key] = page
+            self.size += len(page.body)
+            while self.size > self.limit:
+                _, dropped = self._pages.popitem(last=False)
+                self.size -= len(dropped.body)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+            self.size = 0
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+
+local_pages = LocalPages(settings.PAGE_CACHE_LOCAL_MB * 1024 * 1024)
+
+
+def _shared_key(etag: str) -> str:
+    return "page:" + etag.strip('"')
+
+
+def fetch(etag: str) -> StoredPage | None:
+    """The page stored under ``etag``: this process's copy, else the shared cache's."""
+    page = local_pages.get(etag)
+    if page is not None:
+        return page
+    try:
+        value = caches["default"].get(_shared_key(etag))
+    except Exception:  # the cache is an optimisation: a failing one is skipped
+        log.warning("page cache: reading %s failed", etag, exc_info=True)
+        return None
+    if value is None:
+        return None
+    try:
+        page = StoredPage.unpacked(value)
+    except (ValueError, TypeError, zlib.error):
+        log.warning("page cache: unreadable entry %s ignored", etag)
+        return None
+    local_pages.put(etag, page)
+    return page
+
+
+def store(etag: str, page: StoredPage) -> None:
+    local_pages.put(etag, page)
+    try:
+        caches["default"].set(_shared_key(etag), page.packed(), SHARED_TIMEOUT)
+    except Exception:
+        log.warning("page cache: writing %s failed", etag, exc_info=True)
+
+
+Params = Callable[Concatenate[HttpRequest, DataVersion, ...], Mapping[str, Any]]
+Modified = Callable[[DataVersion, Mapping[str, Any]], datetime | None]
+
+
+def _finished_at(version: DataVersion, params: Mapping[str, Any]) -> datetime | None:
+    return version.finished_at
+
+
+def cached_page(
+    name: str, params: Params, *, modified: Modified = _finished_at
+) -> Callable[
+    [Callable[Concatenate[HttpRequest, DataVersion, P], HttpResponse]],
+    Callable[Concatenate[HttpRequest, P], HttpResponseBase],
+]:
+    """Make ``render(request, version, ...)`` a view that answers conditional
+    requests and serves from the page cache.
+
+    ``params(request, version, ...)`` returns everything besides the data
+    version that the page depends on, normalised (parsed parameters, not the raw
+    query string, so ``?q=a&junk=1`` and ``?q=a`` are one page). ``modified``
+    gives its ``Last-Modified`` (default: the newest scrape's finish). Only 200s
+    are stored and only 200s and 304s are marked cacheable; anything else
+    ``render`` returns (a 404) goes out as it is, and so does everything before
+    the first scrape.
+    """
+
+    def decorator(
+        render: Callable[Concatenate[HttpRequest, DataVersion, P], HttpResponse],
+    ) -> Callable[Concatenate[HttpRequest, P], HttpResponseBase]:
+        @wraps(render)
+        def view(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
+            version = data_version()
+            if version.scrape_id is None:
+                # Before the first scrape there is nothing worth keeping, and an
+                # empty table must not outlive the scrape that fills it in a CDN.
+                return render(request, version, *args, **kwargs)
+            key = params(request, version, *args, **kwargs)
+            etag = page_etag(name, key, version)
+            changed = modified(version, key)
+            last_modified = int(changed.timestamp()) if changed else None
+            response: HttpResponseBase | None = get_conditional_response(
+                request, etag=etag, last_modified=last_modified
+            )
+            if response is None:
+                page = fetch(etag)
+                if page is not None:
+                    response = page.response()
+                else:
+                    rendered = render(request, version, *args, **kwargs)
+                    if rendered.status_code != 200:
+                        return rendered
+                    store(etag, StoredPage.of(rendered))
+                    response = rendered
+            if response.status_code in (200, 304):
+                response["ETag"] = etag
+                if last_modified is not None:
+                    response["Last-Modified"] = http_date(last_modified)
+                response["Cache-Control"] = CACHE_CONTROL
+            return response
+
+        return view
+
+    return decorator

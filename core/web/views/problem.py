@@ -1,0 +1,48 @@
+"""``/problems/<CODE>/``: one problem's numbers and its score over time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+
+from core.models import Problem
+from core.web.caching import DataVersion, cached_page
+from core.web.chart import HistoryPoint, score_chart
+from core.web.exports import problem_url
+
+
+def to_upper_case(request: HttpRequest, code: str) -> HttpResponsePermanentRedirect:
+    # Codes are upper case on SPOJ; a hand-typed lower-case one still arrives.
+    return redirect("problem_detail", code=code.upper(), permanent=True)
+
+
+def _params(request: HttpRequest, version: DataVersion, code: str) -> Mapping[str, Any]:
+    return {"code": code}
+
+
+@cached_page("problem_detail", _params)
+def problem_detail(request: HttpRequest, version: DataVersion, code: str) -> HttpResponse:
+    problem = get_object_or_404(Problem, code=code)
+    history = [
+        HistoryPoint(recorded_at=at, users=users, score=score)
+        for at, users, score in problem.history.order_by("recorded_at", "id").values_list(
+            "recorded_at", "users", "score"
+        )
+    ]
+    rank = None
+    if problem.active:
+        # The same rank as on "/": problems with a higher score, or equal score and earlier code.
+        ahead = Q(score__gt=problem.score) | Q(score=problem.score, code__lt=problem.code)
+        rank = Problem.objects.filter(active=True).filter(ahead).count() + 1
+    context = {
+        "problem": problem,
+        "rank": rank,
+        "history": history,
+        "chart": score_chart(history, until=problem.last_seen),
+        "spoj_url": problem_url(problem.code),
+    }
+    return render(request, "core/problem_detail.html", context)
