@@ -98,10 +98,10 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 def record_task(path: Path, **options: Any) -> dict[str, Any]:
     """A SCHEDULED_TASKS entry running ``record_run`` with ``path`` (plus record_run flags)."""
     args = ["--file", str(path)]
-    for flag in ("sleep",):
+    for flag in ("sleep", "tag"):
         if flag in options:
             args += [f"--{flag}", str(options.pop(flag))]
-    for flag in ("fail", "ignore_term", "beat"):
+    for flag in ("fail", "ignore_term", "beat", "grandchild"):
         if options.pop(flag, False):
             args.append("--" + flag.replace("_", "-"))
     return {"command": "record_run", "args": args, **options}
