@@ -5,8 +5,9 @@ A claim made for an executor that hands runs on (``celery``) writes the row
 it is sent. Whoever executes it must win ``queued -> running``. Each engine
 step then looks after what was handed on:
 
-* a row never sent (``dispatched_at`` null: the broker was down) is sent
-  again, by whichever process wins the conditional UPDATE that stamps it;
+* a row not sent (``dispatched_at`` null: the broker was down, or a stopping
+  worker handed it back) is sent again, by whichever process wins the
+  conditional UPDATE that stamps it;
 * a row sent ``SCHEDULED_TASKS_DISPATCH_TIMEOUT`` seconds ago that no worker
   has started (message lost, queue purged, no worker running) is sent once
   more, then recorded ``abandoned`` with an error saying why.
@@ -75,21 +76,37 @@ def send(run_id: int, publish: Publish) -> str | None:
     return problem
 
 
-def send_unsent(publish: Publish, send_mail: Callable[[Mail], None] | None = None) -> int:
-    """Send the rows that never reached the broker; give up on those older than the timeout.
+def hand_back(run_id: int, reason: str) -> bool:
+    """A worker that received run ``run_id`` but will not start it: unsent again, with why.
 
+    The next engine step sends it again (:func:`send_unsent`).
+    """
+    won = (
+        handed_on()
+        .filter(pk=run_id)
+        .update(dispatched_at=None, error=f"handed back to be sent again: {reason}")
+    )
+    return bool(won)
+
+
+def send_unsent(publish: Publish, send_mail: Callable[[Mail], None] | None = None) -> int:
+    """Send the rows not (or no longer) sent; give up on those unsent for too long.
+
+    A row never sent gives up once it is older than the timeout; one sent
+    ``n`` times and handed back, once older than ``n + 1`` timeouts (each
+    earlier send had its own timeout to be started in).
     Stops at the first failure (the broker is still down): the next step tries again.
     """
     limit = timeout()
     sent = 0
     unsent = list(
         handed_on()
-        .filter(dispatched_at__isnull=True, dispatches=0)
+        .filter(dispatched_at__isnull=True)
         .order_by("created_at")
-        .values_list("pk", "task", "created_at", "error")
+        .values_list("pk", "task", "created_at", "error", "dispatches")
     )
-    for pk, task, created, error in unsent:
-        if created < timezone.now() - timedelta(seconds=limit):
+    for pk, task, created, error, dispatches in unsent:
+        if created < timezone.now() - timedelta(seconds=limit * (dispatches + 1)):
             reason = error or "the broker could not be reached"
             give_up(pk, f"not sent to the workers within {limit:g} s ({reason})", send_mail)
             continue
