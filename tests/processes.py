@@ -193,7 +193,10 @@ class Processes:
         """
         from tests.brokers import ready, worker_argv
 
-        argv = worker_argv(concurrency, f"{name}-{len(self.started)}")
+        # The node name names the worker's pidbox queue, exclusive on RabbitMQ: unique to
+        # this test's queue, or two tests starting "worker-0" at once collide (RESOURCE_LOCKED).
+        node = f"{name}-{len(self.started)}.{broker.get('CELERY_QUEUE', 'celery')}"
+        argv = worker_argv(concurrency, node)
         proc = self.start(argv, tasks, name, **broker, **env)
         if wait:
             wait_for(lambda: ready(proc) or proc.popen.poll() is not None, 60, f"{name} ready")
