@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -214,3 +215,7 @@ def signal_session(leader: int, sig: int) -> list[int]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
     return pids
+
+
+# A worker's log line for each message it takes from the broker.
+RECEIVED_LINE = re.compile(r"execute_run\[\S+\] received")

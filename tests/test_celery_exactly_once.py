@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from core.models import Status, TaskRun, Trigger
 from core.scheduling.config import parse_task
-from tests.brokers import host_pid, publish_from_test, signal_session
+from tests.brokers import RECEIVED_LINE, host_pid, publish_from_test, signal_session
 from tests.processes import Proc, Processes, read_records, record_task
 from tests.support import wait_for
 
@@ -40,7 +40,6 @@ WINDOW = 40  # seconds of ticks
 FIRE_OFFSETS = "0,0.003"  # one runtasks at each tick, one 3 ms after it
 PAUSES = (0.0, 0.02, 0.04)  # how long after a tick the clocks resume, in turn
 IGNORED = re.compile(r"execute_run\((\d+)\): .*ignored")
-RECEIVED = re.compile(r"execute_run\[\S+\] received")
 
 
 def ignored_per_run(workers: list[Proc]) -> Counter[int]:
@@ -222,7 +221,7 @@ def test_three_deliveries_of_a_queued_run_race_on_three_workers_and_it_starts_on
     )
     # RabbitMQ pushes one message to each frozen worker; a Redis worker takes one
     # only if it was waiting in BRPOP when frozen. Either way, several raced.
-    received = {w.name: len(RECEIVED.findall(w.output())) for w in workers}
+    received = {w.name: len(RECEIVED_LINE.findall(w.output())) for w in workers}
     assert sum(received.values()) == 3
     assert sum(1 for n in received.values() if n) >= 2, received
     if broker["CELERY_BROKER_URL"].startswith("amqp"):
