@@ -44,12 +44,8 @@ def test_runs_sent_while_a_worker_is_busy_start_at_once_on_the_idle_one(
         idle = next(w for w in workers if w is not busy)
         # One at a time, each sent before the next: the busy worker has room for each.
         for _ in range(4):
-            short = request_run("short")
-            wait_for(
-                lambda short=short: TaskRun.objects.filter(pk=short.pk, dispatches=1).exists(),
-                timeout=10,
-                what="the short run to be sent",
-            )
+            sent = TaskRun.objects.filter(pk=request_run("short").pk, dispatches=1)
+            wait_for(sent.exists, timeout=10, what="the short run to be sent")
             time.sleep(0.2)
     wait_for(
         lambda: TaskRun.objects.filter(task="short", status=Status.SUCCEEDED).count() == 4,
