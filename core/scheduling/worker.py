@@ -51,7 +51,7 @@ from core.models import Status, TaskRun
 from core.scheduling.config import TaskSpec, get_tasks
 from core.scheduling.executors.dispatch import hand_back, handed_on
 from core.scheduling.executors.fork import ForkExecutor
-from core.scheduling.runs import host_name
+from core.scheduling.runs import host_name, notify_finished
 from core.scheduling.supervisor import Child, Supervisor
 from spojscore.celery import app
 
@@ -112,12 +112,14 @@ def claim(run_id: int) -> tuple[TaskRun, TaskSpec] | None:
         return None
     spec = get_tasks().get(run.task)
     if spec is None:
-        TaskRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+        failed = TaskRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
             status=Status.FAILED,
             finished_at=timezone.now(),
             error=f"task {run.task!r} is not declared in this worker's SCHEDULED_TASKS",
         )
         log.error("execute_run(%s): task %r is not declared here", run_id, run.task)
+        if failed:
+            notify_finished(run_id)  # a failure like any other: it counts for the streak mail
         return None
     mine = handed_on().filter(pk=run_id, executor=EXECUTOR)
     try:
