@@ -1,9 +1,13 @@
-"""A run a stopping worker received but did not start is sent again at the next step.
+"""``execute_run``'s edges, in process, where a real worker cannot be aimed at them.
 
-In process (the window is a SIGTERM landing between the message's arrival and
-the claim, too narrow to aim a real signal at): ``execute_run`` runs here with
-the worker's stop flag set, as the pool process would after that SIGTERM; the
-publish function is the executor's own seam, recording what it is asked to send.
+* A run a stopping worker received but did not start is sent again at the next
+  step. The window is a SIGTERM landing between the message's arrival and the
+  claim, too narrow to aim a real signal at: ``execute_run`` runs here with the
+  worker's stop flag set, as the pool process would after that SIGTERM.
+* A run of a task this worker does not declare (a worker deployed with other
+  settings) is recorded failed, and counts for the failure mail like any other.
+
+The publish function is the executor's own seam, recording what it is asked to send.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core import mail
 from django.test import override_settings
 from django.utils import timezone
 
@@ -83,3 +88,20 @@ def test_a_handed_back_run_that_cannot_be_sent_for_too_long_is_given_up() -> Non
     assert run.status == Status.ABANDONED
     assert "not sent to the workers within 300 s" in run.error
     assert "connection refused" in run.error
+
+
+@override_settings(
+    SCHEDULED_TASKS={"job": ENTRY},
+    ADMINS=[("Ops", "ops@example.com")],
+    SCHEDULED_TASKS_NOTIFY_AFTER=1,
+)
+def test_a_run_of_a_task_the_worker_does_not_declare_fails_and_is_reported() -> None:
+    run = sent_run([])
+    with override_settings(SCHEDULED_TASKS={}):  # this worker's settings
+        assert worker.execute_run(run.pk) is None
+    run.refresh_from_db()
+    assert run.status == Status.FAILED
+    assert run.finished_at is not None
+    assert "not declared in this worker's SCHEDULED_TASKS" in run.error
+    assert len(mail.outbox) == 1, "the failure streak went unreported"
+    assert "job" in mail.outbox[0].subject
