@@ -52,11 +52,11 @@ def assert_one_at_a_time(records_file: Path, task: str) -> list[tuple[float, flo
 def test_a_forbid_task_never_runs_twice_at_once_across_workers(
     processes: Processes, records_file: Path, redis_broker: dict[str, str]
 ) -> None:
-    # Each run lasts 2.5 ticks; ticks that find it running are skipped by the
+    # Each run lasts 1.5 ticks; ticks that find it running are skipped by the
     # clocks' claim. Freezing the workers' main processes (their pool processes
     # and the running child go on) lets ticks queue up once the run ends; on
     # waking, the workers race for them and the database lets one run start.
-    entry = record_task(records_file, every=1, sleep=2.5, overlap="forbid", starting_deadline=30)
+    entry = record_task(records_file, every=1, sleep=1.5, overlap="forbid", starting_deadline=30)
     tasks = {"forbid": entry}
     spec = parse_task("forbid", entry, "UTC")
     seed = spec.ticks_between(timezone.now() - timedelta(seconds=2), timezone.now())[-1]
