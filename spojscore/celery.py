@@ -22,3 +22,12 @@ start(Path(__file__).resolve().parent.parent)
 app = Celery("spojscore")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.imports = ("core.scheduling.worker",)
+# A worker fetches a message only when one of its processes is free (Redis;
+# RabbitMQ ignores this). Messages are acknowledged early (core.scheduling.worker),
+# so with the prefetch of one that CELERY_WORKER_PREFETCH_MULTIPLIER allows, a
+# worker busy with a long run would take the next message as well and sit on it
+# until the long run ends (or SCHEDULED_TASKS_DISPATCH_TIMEOUT sends it again),
+# while other workers are idle.
+app.conf.worker_disable_prefetch = str(app.conf.broker_url or "").startswith(
+    ("redis://", "rediss://")
+)

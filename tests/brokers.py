@@ -12,6 +12,9 @@ fails them (``tests.support.unavailable``).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from tests.processes import session_members
 from tests.support import free_port, unavailable, wait_for
 
 REDIS_URL = "redis://127.0.0.1:6379/7"
@@ -176,3 +180,42 @@ def publish_from_test(broker: dict[str, str], run_id: int, times: int = 1) -> No
             app.send_task("core.scheduling.execute_run", args=[run_id], ignore_result=True)
     finally:
         app.close()
+
+
+# --- Who runs what: a worker's processes ------------------------------------------------
+#
+# ``celery worker`` (the session leader the test started) forks its pool
+# processes; a pool process executing ``execute_run`` forks the run's child
+# (its own process group, same session), which stamps ``host`` with its pid.
+
+
+def host_pid(run: Any) -> int:
+    """The pid the run's child stamped in ``host`` ("host:pid")."""
+    return int(run.host.rsplit(":", 1)[1])
+
+
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def session_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+
+
+def worker_of(workers: list[Any], child: int) -> Any:
+    """The worker (a ``Proc``) whose session the run's ``child`` pid belongs to."""
+    session = session_of(child)
+    return next(worker for worker in workers if worker.pid == session)
+
+
+def signal_session(leader: int, sig: int) -> list[int]:
+    """Send ``sig`` to every process of session ``leader`` at once (a dyno stopped); the pids."""
+    pids = session_members({leader})
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    return pids
+
+
+# A worker's log line for each message it takes from the broker.
+RECEIVED_LINE = re.compile(r"execute_run\[\S+\] received")

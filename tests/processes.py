@@ -98,10 +98,10 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 def record_task(path: Path, **options: Any) -> dict[str, Any]:
     """A SCHEDULED_TASKS entry running ``record_run`` with ``path`` (plus record_run flags)."""
     args = ["--file", str(path)]
-    for flag in ("sleep",):
+    for flag in ("sleep", "tag"):
         if flag in options:
             args += [f"--{flag}", str(options.pop(flag))]
-    for flag in ("fail", "ignore_term", "beat"):
+    for flag in ("fail", "ignore_term", "beat", "grandchild"):
         if options.pop(flag, False):
             args.append("--" + flag.replace("_", "-"))
     return {"command": "record_run", "args": args, **options}
@@ -193,7 +193,10 @@ class Processes:
         """
         from tests.brokers import ready, worker_argv
 
-        argv = worker_argv(concurrency, f"{name}-{len(self.started)}")
+        # The node name names the worker's pidbox queue, exclusive on RabbitMQ: unique to
+        # this test's queue, or two tests starting "worker-0" at once collide (RESOURCE_LOCKED).
+        node = f"{name}-{len(self.started)}.{broker.get('CELERY_QUEUE', 'celery')}"
+        argv = worker_argv(concurrency, node)
         proc = self.start(argv, tasks, name, **broker, **env)
         if wait:
             wait_for(lambda: ready(proc) or proc.popen.poll() is not None, 60, f"{name} ready")

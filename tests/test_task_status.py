@@ -54,6 +54,27 @@ def test_a_task_whose_last_run_failed_is_failing():
 
 
 @time_machine.travel(utc(2026, 5, 1, 12), tick=False)
+def test_a_failing_task_says_how_its_newest_failure_ended_and_why():
+    traceback = 'Traceback (most recent call last):\n  File "x.py"\nValueError: bad page\n'
+    make_run("nightly", DAY1 - timedelta(days=1), Status.FAILED, error=traceback)
+    make_run("nightly", DAY1, Status.ABANDONED, error="no worker started it in 300 s")
+    make_run("nightly", DAY1, Status.SKIPPED, attempt=2, error="still running")  # says nothing
+    status = status_of("nightly")
+    assert status.problems == (
+        "2 consecutive failures",
+        "last abandoned: no worker started it in 300 s",
+    )
+    make_run(
+        "nightly", DAY1, Status.FAILED, attempt=3, error="x" * 5000 + "\nValueError: " + "y" * 400
+    )
+    (count, last) = status_of("nightly").problems
+    assert count == "3 consecutive failures"
+    assert last.startswith("last failed: ValueError: yyy")
+    assert last.endswith("y…")
+    assert len(last) == len("last failed: ") + 300
+
+
+@time_machine.travel(utc(2026, 5, 1, 12), tick=False)
 def test_a_successful_retry_clears_failing():
     make_run("nightly", DAY1, Status.FAILED)
     make_run("nightly", DAY1, Status.SUCCEEDED, attempt=2, trigger="retry")

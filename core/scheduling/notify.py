@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import mail_admins
+from django.db.models.functions import Right
 from django.utils import timezone
 
 from core.models import FAILURES, Status, Task, TaskRun
@@ -33,6 +34,9 @@ STREAK_WINDOW = 50
 # Runs that say nothing about whether the task works.
 _NEUTRAL = (Status.SKIPPED, Status.MISSED, Status.QUEUED, Status.RUNNING)
 ERROR_EXCERPT = 2000
+# failure_streak reads this much of the end of each error, and says at most REASON_MAX of it.
+REASON_TAIL = 1000
+REASON_MAX = 300
 
 
 def streak_from(statuses: list[str]) -> int:
@@ -59,6 +63,29 @@ def consecutive_failures(name: str) -> int:
         .values_list("status", flat=True)[:STREAK_WINDOW]
     )
     return streak_from(statuses)
+
+
+def failure_streak(name: str) -> tuple[int, str, str]:
+    """:func:`consecutive_failures`, with the newest failure's status and reason (one line).
+
+    The same single query, reading the tail of each error too (the last line of
+    a traceback is the exception); ``("", "")`` when the streak is 0 or the
+    newest failure recorded no error.
+    """
+    rows = list(
+        TaskRun.objects.filter(task=name)
+        .order_by("-scheduled_for", "-attempt", "-id")
+        .values_list("status", Right("error", REASON_TAIL))[:STREAK_WINDOW]
+    )
+    count = streak_from([status for status, _ in rows])
+    if not count:
+        return 0, "", ""
+    status, error = next((s, e) for s, e in rows if s in FAILURES)
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    reason = lines[-1] if lines else ""
+    if len(reason) > REASON_MAX:
+        reason = reason[: REASON_MAX - 1] + "…"
+    return count, status, reason
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Definitions (all times UTC, ``now`` = ``timezone.now()``):
 
 * **failing** — the task's newest run that either succeeded or failed
   (ignoring skipped, missed, queued and running runs) failed: its
-  consecutive-failure count (see ``notify.consecutive_failures``) is >= 1.
+  consecutive-failure count (see ``notify.consecutive_failures``) is >= 1;
+  its problems then say how the newest failure ended and why (the last line
+  of its error).
 * **overdue** — something that should have happened has not:
   (a) *tick not handled*: the newest tick ``t`` whose starting window has
   closed (``t + deadline_for(t) <= now``) has no tick record at all (no
@@ -41,10 +43,9 @@ from django.conf import settings
 from django.db.models import Case, DateTimeField, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
-from core.models import FAILURES, Status, Task, TaskRun
+from core.models import Status, Task, TaskRun
 from core.scheduling.config import TaskSpec, get_tasks
-from core.scheduling.notify import consecutive_failures
-from core.scheduling.runs import error_summary
+from core.scheduling.notify import failure_streak
 from core.scheduling.state import ensure_task_rows
 
 QUEUE_GRACE = timedelta(minutes=15)
@@ -209,13 +210,13 @@ def task_statuses(specs: dict[str, TaskSpec] | None = None) -> list[TaskStatus]:
         spec = specs[name]
         enabled = spec.enabled and admin_enabled.get(name, True)
         last = latest.get(name)
-        streak = consecutive_failures(name) if last is not None else 0
+        streak, failed_as, reason = failure_streak(name) if last is not None else (0, "", "")
         problems: list[str] = []
         if streak:
-            phrase = f"{streak} consecutive failure{'s' if streak != 1 else ''}"
-            why = error_summary(last.error) if last is not None and last.status in FAILURES else ""
-            # The newest failure's reason ("no worker started it in 300 s ..."), short.
-            problems.append(f"{phrase}, the last: {why[:200]}" if why else phrase)
+            problems.append(f"{streak} consecutive failure{'s' if streak != 1 else ''}")
+            if reason:
+                # Why, in the newest failure's own words ("no worker started it in 300 s").
+                problems.append(f"last {failed_as}: {reason}")
         overdue = False
         if enabled:
             tick = expected.get(name)

@@ -25,8 +25,10 @@ running a run catches SIGTERM itself (the worker's main process forwards it,
 for a SIGTERM sent to it alone), interrupts its child (SIGTERM, SIGKILL after
 ``SCHEDULED_TASKS_SHUTDOWN_GRACE``), records the run ``interrupted`` and
 returns; the worker then exits 0. A message received while shutting down is
-not started: its row is left unsent, so the next clock step sends it to a
-worker that is not stopping.
+not started: its row is handed back (unsent), so the next clock step sends it
+to a worker that is not stopping. The SIGTERM stops the run, not the pool
+process: ``celery control revoke --terminate`` signals a pool process alone,
+and that process then takes the next task as usual.
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ from django.utils import timezone
 
 from core.models import Status, TaskRun
 from core.scheduling.config import TaskSpec, get_tasks
-from core.scheduling.executors.dispatch import handed_on
+from core.scheduling.executors.dispatch import hand_back, handed_on
 from core.scheduling.executors.fork import ForkExecutor
-from core.scheduling.runs import host_name
+from core.scheduling.runs import host_name, notify_finished
 from core.scheduling.supervisor import Child, Supervisor
 from spojscore.celery import app
 
@@ -57,7 +59,10 @@ log = logging.getLogger("core.scheduling")
 
 EXECUTOR = "celery"
 
-# Set by SIGTERM in a pool process: finish (interrupt) the current run, start no other.
+# Set by SIGTERM in a pool process while it executes a run: interrupt that run.
+# Cleared once the run is recorded: the SIGTERM was for the run (the worker's
+# warm shutdown, or ``control revoke --terminate``, which signals the pool
+# process alone and expects it to take the next task).
 _stopping = False
 
 
@@ -107,12 +112,14 @@ def claim(run_id: int) -> tuple[TaskRun, TaskSpec] | None:
         return None
     spec = get_tasks().get(run.task)
     if spec is None:
-        TaskRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+        failed = TaskRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
             status=Status.FAILED,
             finished_at=timezone.now(),
             error=f"task {run.task!r} is not declared in this worker's SCHEDULED_TASKS",
         )
         log.error("execute_run(%s): task %r is not declared here", run_id, run.task)
+        if failed:
+            notify_finished(run_id)  # a failure like any other: it counts for the streak mail
         return None
     mine = handed_on().filter(pk=run_id, executor=EXECUTOR)
     try:
@@ -177,8 +184,9 @@ def execute_run(run_id: int) -> str | None:
     try:
         close_old_connections()
         if _stopping:
-            # Not ours to start any more: unsent, so a clock sends it to another worker.
-            handed_on().filter(pk=run_id, executor=EXECUTOR).update(dispatched_at=None)
+            # SIGTERM before the claim: not ours to start. Handed back (unsent),
+            # so the next clock step sends it again, to a worker that is not stopping.
+            hand_back(run_id, "the worker that received it was stopping")
             log.info("execute_run(%s): worker stopping; left for another worker", run_id)
             return None
         claimed = claim(run_id)
@@ -188,7 +196,13 @@ def execute_run(run_id: int) -> str | None:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        _clear_stopping()
         close_old_connections()
+
+
+def _clear_stopping() -> None:
+    global _stopping
+    _stopping = False
 
 
 def _swap_sigterm() -> Any:

@@ -5,8 +5,9 @@ A claim made for an executor that hands runs on (``celery``) writes the row
 it is sent. Whoever executes it must win ``queued -> running``. Each engine
 step then looks after what was handed on:
 
-* a row never sent (``dispatched_at`` null: the broker was down) is sent
-  again, by whichever process wins the conditional UPDATE that stamps it;
+* a row not sent (``dispatched_at`` null: the broker was down, or a stopping
+  worker handed it back) is sent again, by whichever process wins the
+  conditional UPDATE that stamps it;
 * a row sent ``SCHEDULED_TASKS_DISPATCH_TIMEOUT`` seconds ago that no worker
   has started (message lost, queue purged, no worker running) is sent once
   more, then recorded ``abandoned`` with an error saying why.
@@ -75,13 +76,26 @@ def send(run_id: int, publish: Publish) -> str | None:
     return problem
 
 
-def send_unsent(publish: Publish, send_mail: Callable[[Mail], None] | None = None) -> int:
-    """Send the rows not at the broker; give up on those that waited too long. How many sent.
+def hand_back(run_id: int, reason: str) -> bool:
+    """A worker that received run ``run_id`` but will not start it: unsent again, with why.
 
-    Unsent are rows whose publish failed (the broker was down) and rows a
-    stopping worker handed back. A row never sent is given up after the
-    timeout, a handed-back one after ``MAX_DISPATCHES`` times it. Stops at the
-    first failure (the broker is still down): the next step tries again.
+    The next engine step sends it again (:func:`send_unsent`).
+    """
+    won = (
+        handed_on()
+        .filter(pk=run_id)
+        .update(dispatched_at=None, error=f"handed back to be sent again: {reason}")
+    )
+    return bool(won)
+
+
+def send_unsent(publish: Publish, send_mail: Callable[[Mail], None] | None = None) -> int:
+    """Send the rows not (or no longer) sent; give up on those unsent for too long.
+
+    A row never sent gives up once it is older than the timeout; one sent
+    ``n`` times and handed back, once older than ``n + 1`` timeouts (each
+    earlier send had its own timeout to be started in).
+    Stops at the first failure (the broker is still down): the next step tries again.
     """
     limit = timeout()
     sent = 0
@@ -89,21 +103,18 @@ def send_unsent(publish: Publish, send_mail: Callable[[Mail], None] | None = Non
         handed_on()
         .filter(dispatched_at__isnull=True)
         .order_by("created_at")
-        .values_list("pk", "task", "created_at", "dispatches", "error")
+        .values_list("pk", "task", "created_at", "error", "dispatches")
     )
-    for pk, task, created, dispatches, error in unsent:
-        waited = limit if dispatches == 0 else MAX_DISPATCHES * limit
-        if created < timezone.now() - timedelta(seconds=waited):
+    for pk, task, created, error, dispatches in unsent:
+        if created < timezone.now() - timedelta(seconds=limit * (dispatches + 1)):
             reason = error or "the broker could not be reached"
-            if dispatches:
-                reason = f"sent {dispatches} times, handed back by stopping workers"
-            give_up(pk, f"not sent to the workers within {waited:g} s ({reason})", send_mail)
+            give_up(pk, f"not sent to the workers within {limit:g} s ({reason})", send_mail)
             continue
         if not handed_on().filter(pk=pk, dispatched_at__isnull=True).update(dispatched_at=Now()):
             continue  # another process is sending it
         if send(pk, publish) is not None:
             break
-        log.info("sent %s run #%s to the workers", task, pk)
+        log.info("sent %s run #%s to the workers (the broker is back)", task, pk)
         sent += 1
     return sent
 
@@ -113,14 +124,12 @@ def expire_dispatched(
 ) -> None:
     """Handle sent rows no worker started within the timeout: send once more, or give up.
 
-    ``redispatch`` None (an executor that cannot send: ``fork``, mid-switch or
-    after a switch back from ``celery``) gives up only on rows twice the
-    timeout old, which a clock still on ``celery`` would have sent again by then.
+    ``redispatch`` None (an executor that cannot send, e.g. ``fork`` after a
+    switch back from ``celery``) gives up at once.
     """
     limit = timeout()
-    waited = limit if redispatch is not None else 2 * limit
     expired = handed_on().filter(
-        dispatched_at__isnull=False, dispatched_at__lt=Now() - timedelta(seconds=waited)
+        dispatched_at__isnull=False, dispatched_at__lt=Now() - timedelta(seconds=limit)
     )
     for pk, task, dispatches in list(expired.values_list("pk", "task", "dispatches")):
         times = "once" if dispatches == 1 else f"{dispatches} times"

@@ -3,7 +3,9 @@
 Each execution appends a ``start`` line (its task, tick, attempt and pid, read
 from the run row the supervised child stamped with its own host:pid) and, if it
 gets that far, an ``end`` line. Tests count executions from the file, not only
-from ``TaskRun`` rows.
+from ``TaskRun`` rows. ``--tag WORD`` goes into every line (which arguments a
+run got); ``--grandchild`` starts a ``sleep`` of the task's own that ignores
+SIGTERM, its pid in the start line (a timeout must kill the whole group).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from typing import Any
 
@@ -38,6 +41,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--beat", action="store_true", help="While sleeping, append a 'beat' line every 50 ms."
         )
+        parser.add_argument(
+            "--tag", default=None, help="A word copied into every line (to see which args ran)."
+        )
+        parser.add_argument(
+            "--grandchild",
+            action="store_true",
+            help="Start a 'sleep 600' that ignores SIGTERM, in this process group; "
+            "its pid goes into the start line.",
+        )
 
     def handle(
         self,
@@ -47,6 +59,8 @@ class Command(BaseCommand):
         fail: bool,
         ignore_term: bool,
         beat: bool,
+        tag: str | None = None,
+        grandchild: bool = False,
         **options: Any,
     ) -> None:
         if ignore_term:
@@ -65,7 +79,15 @@ class Command(BaseCommand):
                 tick=row["scheduled_for"].isoformat(),
                 attempt=row["attempt"],
             )
-        append(file, {**base, "event": "start", "t": time.time()})
+        if tag is not None:
+            base["tag"] = tag
+        start: dict[str, Any] = {**base, "event": "start", "t": time.time()}
+        if grandchild:
+            # A process of the task's own that a timeout must kill too (its group).
+            # (An ignored signal stays ignored across exec.)
+            proc = subprocess.Popen(["sh", "-c", "trap '' TERM; exec sleep 600"])
+            start["grandchild"] = proc.pid
+        append(file, start)
         self.stdout.write(f"started run {base.get('run')}")
         if beat:
             until = time.monotonic() + sleep
