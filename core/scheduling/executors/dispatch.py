@@ -124,12 +124,14 @@ def expire_dispatched(
 ) -> None:
     """Handle sent rows no worker started within the timeout: send once more, or give up.
 
-    ``redispatch`` None (an executor that cannot send, e.g. ``fork`` after a
-    switch back from ``celery``) gives up at once.
+    ``redispatch`` None (an executor that cannot send: ``fork``, mid-switch or
+    after a switch back from ``celery``) gives up only on rows twice the
+    timeout old, which a clock still on ``celery`` would have sent again by then.
     """
     limit = timeout()
+    waited = limit if redispatch is not None else 2 * limit
     expired = handed_on().filter(
-        dispatched_at__isnull=False, dispatched_at__lt=Now() - timedelta(seconds=limit)
+        dispatched_at__isnull=False, dispatched_at__lt=Now() - timedelta(seconds=waited)
     )
     for pk, task, dispatches in list(expired.values_list("pk", "task", "dispatches")):
         times = "once" if dispatches == 1 else f"{dispatches} times"
