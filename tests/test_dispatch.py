@@ -361,3 +361,25 @@ def test_a_run_of_a_task_this_worker_does_not_declare_fails_saying_so() -> None:
     run.refresh_from_db()
     assert run.status == Status.FAILED
     assert "not declared in this worker's SCHEDULED_TASKS" in run.error
+
+
+def test_a_run_a_fast_worker_finished_before_the_send_was_counted_keeps_its_own_error(
+    broker,
+) -> None:
+    from core.scheduling.executors import dispatch
+
+    run = handed()
+
+    def publish_and_a_fast_worker_skips_it(run_id: int) -> str | None:
+        # The worker takes the message and records the run before the
+        # sender's bookkeeping UPDATE runs.
+        TaskRun.objects.filter(pk=run_id).update(
+            status=Status.SKIPPED, error="the previous run was still running (overlap='forbid')"
+        )
+        return None
+
+    assert dispatch.send(run.pk, publish_and_a_fast_worker_skips_it) is None
+    run.refresh_from_db()
+    assert run.status == Status.SKIPPED
+    assert run.error == "the previous run was still running (overlap='forbid')"
+    assert run.dispatches == 2

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F, QuerySet
+from django.db.models import Case, F, QuerySet, TextField, Value, When
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -67,8 +67,17 @@ def send(run_id: int, publish: Publish) -> str | None:
     """Publish a run already stamped ``dispatched_at``; count it, or unstamp it on failure."""
     problem = publish(run_id)
     if problem is None:
-        # Counted whatever the status: a fast worker may have started it already.
-        TaskRun.objects.filter(pk=run_id).update(dispatches=F("dispatches") + 1, error="")
+        # Counted whatever the status: a fast worker may have started it, or even
+        # finished it, already. Only a row still queued loses its "could not
+        # send" reason; a finished row's error is the run's own (its skip, its failure).
+        TaskRun.objects.filter(pk=run_id).update(
+            dispatches=F("dispatches") + 1,
+            error=Case(
+                When(status=Status.QUEUED, then=Value("")),
+                default=F("error"),
+                output_field=TextField(),
+            ),
+        )
         return None
     handed_on().filter(pk=run_id).update(
         dispatched_at=None, error=f"could not send it to the workers: {problem}"
