@@ -54,6 +54,11 @@ def problem_detail(request: HttpRequest, version: DataVersion, code: str) -> Htt
         "history": history,
         "chart": score_chart(history, until=problem.last_seen),
         "spoj_url": problem_url(problem.code),
+        "chart_title": f"Score of {problem.code} ({problem.name}) over time",
+        "chart_desc": (
+            f"{len(history)} recorded change{'' if len(history) == 1 else 's'}; the score is "
+            "80 / (40 + users) and only falls as more users solve the problem."
+        ),
         "tags": list(problem.tags.order_by("name", "slug").values_list("slug", "name")),
     }
     return render(request, "core/problem_detail.html", context)
