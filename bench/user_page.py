@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.page import configure, measure, p95  # noqa: E402 - needs ROOT
+from page import configure, measure, p95  # noqa: E402 - bench/page.py, beside this file
+
 from tests.support import database_name, throwaway_database  # noqa: E402
 
 CASES = [
