@@ -244,7 +244,7 @@ def test_compare_lists_both_only_a_only_b_with_points(
 
     def section(key: str) -> tuple[list[str], str]:
         node = page.select_one(f"section#{key}")
-        codes = [tr.td.get_text() for tr in node.select("tbody tr")]
+        codes = [tr.select_one("td").get_text() for tr in node.select("tbody tr")]
         return codes, node.select_one(".section-points").get_text()
 
     both, only_a, only_b = ["BBB", "EEE"], ["AAA", "XA"], ["CCC", "DDD", "FFF", "XB"]
