@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import partial
 
 import pytest
 
@@ -90,9 +91,7 @@ def test_a_browser_visits_a_user_a_comparison_and_trends_at_two_widths(
                 response = page.goto(f"{url}/users/")
                 assert response is not None
                 assert response.status == 200
-                navigate(
-                    page, lambda page=page: page.locator("a[href='/users/kosaksi/']").first.click()
-                )
+                navigate(page, page.locator("a[href='/users/kosaksi/']").first.click)
                 assert page.url.endswith("/users/kosaksi/")
                 points = float(page.locator("#points").inner_text().replace(",", ""))
                 data = json.loads(page.request.get(f"{url}/users/kosaksi.json").text())
@@ -106,7 +105,7 @@ def test_a_browser_visits_a_user_a_comparison_and_trends_at_two_widths(
 
                 # 2. Its unsolved problems with the demo's commonest tag: exactly the
                 # tagged problems kosaksi has not solved, best first.
-                navigate(page, lambda page=page: page.goto(f"{url}/users/kosaksi/?tag={slug}"))
+                navigate(page, partial(page.goto, f"{url}/users/kosaksi/?tag={slug}"))
                 shown = [
                     text.strip()
                     for text in page.locator("table.scores tbody td.code").all_inner_texts()
@@ -118,16 +117,14 @@ def test_a_browser_visits_a_user_a_comparison_and_trends_at_two_widths(
                 page.screenshot(path=shots / f"users-02-kosaksi-tag-{width}.png", full_page=True)
 
                 # 3. The comparison with another demo user.
-                navigate(page, lambda page=page: page.goto(f"{url}/compare/kosaksi/{other}/"))
+                navigate(page, partial(page.goto, f"{url}/compare/kosaksi/{other}/"))
                 for section in ("both", "only-a", "only-b"):
                     assert page.locator(f"section#{section} h2").count() == 1
                 assert fits(page), f"/compare/ is wider than {width} px"
                 page.screenshot(path=shots / f"users-03-compare-{width}.png", full_page=True)
 
                 # 4. /trends/ from the navigation.
-                navigate(
-                    page, lambda page=page: page.locator("header nav a", has_text="Trends").click()
-                )
+                navigate(page, page.locator("header nav a", has_text="Trends").click)
                 assert page.url.endswith("/trends/")
                 assert fits(page), f"/trends/ is wider than {width} px"
                 page.screenshot(path=shots / f"users-04-trends-{width}.png", full_page=True)
