@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
+from io import StringIO
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -285,3 +286,31 @@ def test_user_pages_answer_conditional_requests_and_follow_a_fetch(
     assert changed.status_code == 200
     assert parse(changed).select_one("#solved-count").get_text() == "2"
     assert client.get("/users/nobody/")["Cache-Control"] == "no-store"
+
+
+def test_kosaksis_real_profile_fetched_over_http_gives_exact_points(
+    client: Client, spoj_table: list[Problem], spoj_server: object
+) -> None:
+    from django.core.management import call_command
+
+    from tests.test_spoj_profile_parse import KOSAKSI_SOLVED
+    from tests.web_data import fixture_rows
+
+    call_command("scrape_spoj_users", "kosaksi", stdout=StringIO())
+    users = {
+        row["url"].rstrip("/").rsplit("/", 1)[-1]: int(row["user_count"]) for row in fixture_rows()
+    }
+    listed = [code for code in KOSAKSI_SOLVED if code in users]
+    expected = sum((Fraction(80, 40 + users[code]) for code in listed), Fraction(0))
+    page = parse(client.get("/users/kosaksi/"))
+    assert page.select_one("#points").get_text() == f"{float(expected):,.3f}"
+    assert page.select_one("#solved-count").get_text() == "70"
+    facts = page.select_one("dl.user-facts").get_text(" ", strip=True)
+    assert "28,304" in facts
+    assert "0.6" in facts
+    unlisted = sorted(set(KOSAKSI_SOLVED) - set(users))
+    shown = page.select("details.not-in-table code")
+    assert [c.get_text() for c in shown] == unlisted
+    rows = table_rows(client.get("/users/kosaksi/"))
+    assert len(rows) == 100
+    assert not {r["code"] for r in rows} & set(KOSAKSI_SOLVED)
