@@ -3,6 +3,7 @@ and the rate limit."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from core.models import Status, TaskRun
 from core.web import lookup
+from tests.support import free_port
 from tests.test_views_users import make_user
 from tests.web_data import parse, record_scrape
 
@@ -150,3 +152,22 @@ def test_on_heroku_the_client_is_the_routers_last_forwarded_address(
     assert spoofing.post("/users/", {"handle": "one"}).status_code == 302
     again = Client(REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="2.2.2.2, 203.0.113.7")
     assert again.post("/users/", {"handle": "two"}).status_code == 429
+
+
+def test_a_failing_cache_refuses_new_lookups_and_says_so(
+    client: Client, scraped: None, settings: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_user("known", [])
+    settings.CACHES = {  # type: ignore[attr-defined]
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    with caplog.at_level(logging.WARNING, logger="core.web.lookup"):
+        refused = client.post("/users/", {"handle": "newcomer"})
+    assert refused.status_code == 429
+    assert runs() == []
+    assert any("rate-limit counters failed" in r.getMessage() for r in caplog.records)
+    assert client.post("/users/", {"handle": "known"})["Location"] == "/users/known/"

@@ -9,6 +9,7 @@ process and dyno), so a burst cannot queue hundreds of fetches.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
@@ -16,6 +17,8 @@ from django.core.cache import caches
 from django.http import HttpRequest
 
 from core.models import Status, TaskRun
+
+log = logging.getLogger(__name__)
 
 TASK = "scrape_spoj_users"
 # New lookups a minute, per client (IP address) and for everyone together.
@@ -70,10 +73,16 @@ def allow_new_lookup(ip: str) -> bool:
     """Count one new lookup; False when the client's or everyone's minute is used up.
 
     A client past its own limit is refused before the overall counter is
-    touched, so one client cannot use up everyone's minute.
+    touched, so one client cannot use up everyone's minute. A cache that fails
+    (Redis down) refuses every new lookup, logged: without counts nothing bounds
+    the fetches queued (known and queued handles still work).
     """
     per_client, overall = limits()
     window = _window()
-    if _count(f"lookup:ip:{ip}:{window}") > per_client:
+    try:
+        if _count(f"lookup:ip:{ip}:{window}") > per_client:
+            return False
+        return _count(f"lookup:all:{window}") <= overall
+    except Exception:
+        log.warning("user lookups: the rate-limit counters failed; refusing", exc_info=True)
         return False
-    return _count(f"lookup:all:{window}") <= overall
