@@ -86,7 +86,10 @@ def test_a_matching_if_none_match_is_answered_304_from_one_query_without_renderi
         response = client.get(url, headers={"If-None-Match": etag})
     assert response.status_code == 304
     assert response.content == b""
-    assert (done.total, len(done.version), rendered) == (1, 1, [])
+    # A problem page also reads its problem's last tag fetch (tags change without a
+    # scrape, and the page shows them): one more query, still no rendering.
+    extra = 1 if url.startswith("/problems/") and url.endswith("/") else 0
+    assert (done.total, len(done.version), rendered) == (1 + extra, 1, [])
     assert response["ETag"] == etag
     assert directives(response) == CACHE_CONTROL  # a 304 repeats what the 200 said
     assert len(local_pages) == 0

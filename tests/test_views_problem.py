@@ -173,16 +173,17 @@ def test_the_page_is_rendered_from_three_queries_however_long_the_history(
 ) -> None:
     add_history(problems["EASY"], *[(day, 700 + day) for day in range(200)])
     record_scrape(SEEN + timedelta(days=60), 4)
-    # The data version, then the problem, its rank, its history.
+    # The data version and the problem's last tag fetch (tags change without a
+    # scrape: part of the ETag), then the problem, its rank, its history, its tags.
     with queries() as done:
         response = client.get("/problems/EASY/")
-    assert (len(done.version), len(done.data)) == (1, 3)
+    assert (len(done.version), len(done.data)) == (1, 5)
     assert len(parse(response).select("g.dots circle")) == 200
     # No rank for a problem that is no longer listed.
     with queries() as done:
         client.get("/problems/OLD/")
-    assert (len(done.version), len(done.data)) == (1, 2)
-    # Asked again: from the cache.
+    assert (len(done.version), len(done.data)) == (1, 4)
+    # Asked again: from the cache, after the version and the tag fetch time.
     with queries() as done:
         client.get("/problems/EASY/")
-    assert done.total == 1
+    assert done.total == 2

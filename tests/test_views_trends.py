@@ -216,5 +216,6 @@ def test_the_site_navigation_links_the_table_and_the_trends(client: Client, hist
         assert {name: a["href"] for name, a in links.items()} == {
             "Problems": "/",
             "Trends": "/trends/",
+            "Users": "/users/",
         }
         assert [name for name, a in links.items() if a.get("aria-current") == "page"] == [current]

@@ -7,7 +7,7 @@ escapes every string it prints.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -86,10 +86,21 @@ def _local(moment: datetime) -> datetime:
     return timezone.localtime(moment)
 
 
-def score_chart(history: Sequence[HistoryPoint], until: datetime) -> Chart | None:
+def _problem_title(point: HistoryPoint) -> str:
+    moment = _local(point.recorded_at)
+    return f"{moment:%Y-%m-%d %H:%M %Z}: {point.users:,} users, score {point.score:.5f}"
+
+
+def score_chart(
+    history: Sequence[HistoryPoint],
+    until: datetime,
+    describe: Callable[[HistoryPoint], str] = _problem_title,
+) -> Chart | None:
     """The chart of ``history`` (oldest first), the last score held until ``until``.
 
-    None when there is nothing to draw. One point is drawn as a dot with a
+    ``describe`` gives a dot's hover text (a problem's users and score by
+    default; a user's page draws SPOJ's points, with the solved count in
+    ``users``). None when there is nothing to draw. One point is drawn as a dot with a
     flat line up to ``until``; if ``until`` is within the hour of it, the dot is
     centred and the date axis has one label, the moment of the dot.
     """
@@ -121,9 +132,7 @@ def score_chart(history: Sequence[HistoryPoint], until: datetime) -> Chart | Non
         Dot(
             x=x_of(p.recorded_at),
             y=y_of(p.score),
-            title=(
-                f"{_local(p.recorded_at):%Y-%m-%d %H:%M %Z}: {p.users:,} users, score {p.score:.5f}"
-            ),
+            title=describe(p),
         )
         for p in history
     ]

@@ -11,12 +11,13 @@ rank as on the unfiltered table, and page 2 of the default order holds ranks
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
-from django.db.models import F, OrderBy, Q, QuerySet, Window
+from django.db.models import Exists, F, Max, OrderBy, OuterRef, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from core.models import Problem
+from core.models import Problem, Tag
 from core.web.search import Fold, matches
 
 PAGE_SIZE = 100
@@ -32,6 +33,8 @@ MAX_MIN_USERS = 10**9
 MAX_MIN_ACC = 100.0
 # Longer filter values are ignored before any parsing.
 MAX_FILTER_LENGTH = 50
+# A tag's slug as ``Tag.slug`` stores it; anything else in ``?tag=`` is ignored.
+TAG_SLUG = re.compile(r"[a-z0-9_-]{1,64}")
 
 
 def _parse_number(value: str | None, kind: type[int] | type[float]) -> int | float | None:
@@ -50,28 +53,33 @@ def _parse_number(value: str | None, kind: type[int] | type[float]) -> int | flo
 
 @dataclass(frozen=True)
 class Filters:
-    """``?min_users=N`` and ``?min_acc=X``: problems with at least N users and an
-    acceptance of at least X percent.
+    """``?min_users=N``, ``?min_acc=X`` and ``?tag=SLUG``: problems with at least N
+    users, an acceptance of at least X percent and the tag SLUG.
 
     Forgiving like every parameter: anything that is not a number >= 0 (empty,
     text, negative, NaN, infinity, longer than 50 characters) is ignored, too
     big is clamped (users to 10^9, acceptance to 100), and 0 means no filter.
+    A tag that is not a slug (``[a-z0-9_-]``, at most 64) is ignored; a slug no
+    tag has shows no problem.
     """
 
     min_users: int = 0
     min_acc: float = 0.0
+    tag: str = ""
 
     @classmethod
-    def parse(cls, min_users: str | None, min_acc: str | None) -> Filters:
+    def parse(cls, min_users: str | None, min_acc: str | None, tag: str | None = None) -> Filters:
         users = _parse_number(min_users, int)
         acc = _parse_number(min_acc, float)
+        slug = (tag or "").strip().lower()
         return cls(
             min_users=min(int(users or 0), MAX_MIN_USERS),
             min_acc=min(float(acc or 0.0), MAX_MIN_ACC),
+            tag=slug if TAG_SLUG.fullmatch(slug) else "",
         )
 
     def __bool__(self) -> bool:
-        return bool(self.min_users or self.min_acc)
+        return bool(self.min_users or self.min_acc or self.tag)
 
     @property
     def min_acc_param(self) -> str:
@@ -89,6 +97,8 @@ class Filters:
             params["min_users"] = self.min_users_param
         if self.min_acc:
             params["min_acc"] = self.min_acc_param
+        if self.tag:
+            params["tag"] = self.tag
         return params
 
     def condition(self) -> Q:
@@ -97,6 +107,14 @@ class Filters:
             condition &= Q(users__gte=self.min_users)
         if self.min_acc:
             condition &= Q(acceptance__gte=self.min_acc)
+        if self.tag:
+            # EXISTS, not a join or IN: the condition may go after the rank window
+            # (see ranked_problems), where Django turns it into a column of
+            # the inner query; a correlated EXISTS stays one boolean per row.
+            tagged = Problem.tags.through.objects.filter(
+                problem_id=OuterRef("pk"), tag__slug=self.tag
+            )
+            condition &= Q(Exists(tagged))
         return condition
 
 
@@ -141,18 +159,24 @@ def score_rank() -> Window:
     return Window(RowNumber(), order_by=[F("score").desc(), F("code").asc()])
 
 
-def _shown(query: str, filters: Filters) -> Q:
-    """The condition for the problems the table shows: search and filters."""
+def _shown(query: str, filters: Filters, without: Q | None = None) -> Q:
+    """The condition for the problems the table shows: search, filters, and not ``without``."""
     condition = filters.condition()
+    if without is not None:
+        condition &= ~without
     return condition & matches(query) if query else condition
 
 
-def active_problems(query: str = "", filters: Filters = NO_FILTERS) -> QuerySet[Problem]:
+def active_problems(
+    query: str = "", filters: Filters = NO_FILTERS, without: Q | None = None
+) -> QuerySet[Problem]:
     """Active problems matching ``query`` (all when empty) and ``filters``, without rank."""
-    return Problem.objects.filter(active=True).filter(_shown(query, filters))
+    return Problem.objects.filter(active=True).filter(_shown(query, filters, without))
 
 
-def ranked_problems(query: str, sort: Sort, filters: Filters = NO_FILTERS) -> QuerySet[Problem]:
+def ranked_problems(
+    query: str, sort: Sort, filters: Filters = NO_FILTERS, without: Q | None = None
+) -> QuerySet[Problem]:
     """Active problems matching ``query`` and ``filters``, annotated with ``rank``, in
     ``sort`` order.
 
@@ -163,10 +187,12 @@ def ranked_problems(query: str, sort: Sort, filters: Filters = NO_FILTERS) -> Qu
     search with an impossible condition on the rank puts the search there (the
     filters go with it). ``tests/test_views_score_table.py`` and
     ``tests/test_views_table_filters.py`` pin that a found problem keeps its rank.
+    ``without`` (a user's solved problems) leaves problems out the same way,
+    after the window, so the rest keep their ranks too.
     """
     problems = Problem.objects.filter(active=True).annotate(rank=score_rank())
-    if query or filters:
-        problems = problems.filter(_shown(query, filters) | Q(rank__isnull=True))
+    if query or filters or without is not None:
+        problems = problems.filter(_shown(query, filters, without) | Q(rank__isnull=True))
     return problems.order_by(*sort.order_by())
 
 
@@ -212,3 +238,30 @@ class PageWindow:
     @property
     def has_next(self) -> bool:
         return self.number < self.num_pages
+
+
+def tag_choices() -> list[tuple[str, str]]:
+    """``(slug, name)`` of every tag some active problem has, by name (one query)."""
+    return list(
+        Tag.objects.filter(problems__active=True)
+        .distinct()
+        .order_by("name", "slug")
+        .values_list("slug", "name")
+    )
+
+
+def tags_version() -> str:
+    """When tags last changed: the newest ``tags_fetched_at`` (one query).
+
+    ``scrape_spoj_tags`` writes no ``Scrape`` row, so a page that shows tags or
+    filters by one adds this to its cache key and ETag.
+    """
+    newest = Problem.objects.aggregate(newest=Max("tags_fetched_at"))["newest"]
+    return newest.isoformat() if newest else ""
+
+
+def tag_name(slug: str) -> str | None:
+    """The name of the tag ``slug``, None when no tag has it."""
+    if not slug:
+        return None
+    return Tag.objects.filter(slug=slug).values_list("name", flat=True).first()

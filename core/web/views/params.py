@@ -12,5 +12,7 @@ def table_params(request: HttpRequest) -> tuple[str, Sort, Filters]:
     return (
         clean_query(request.GET.get("q")),
         Sort.parse(request.GET.get("sort")),
-        Filters.parse(request.GET.get("min_users"), request.GET.get("min_acc")),
+        Filters.parse(
+            request.GET.get("min_users"), request.GET.get("min_acc"), request.GET.get("tag")
+        ),
     )

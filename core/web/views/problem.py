@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Q
@@ -13,6 +14,7 @@ from core.models import Problem
 from core.web.caching import DataVersion, cached_page
 from core.web.chart import HistoryPoint, score_chart
 from core.web.exports import problem_url
+from core.web.views.score_table import latest
 
 
 def to_upper_case(request: HttpRequest, code: str) -> HttpResponsePermanentRedirect:
@@ -21,10 +23,18 @@ def to_upper_case(request: HttpRequest, code: str) -> HttpResponsePermanentRedir
 
 
 def _params(request: HttpRequest, version: DataVersion, code: str) -> Mapping[str, Any]:
-    return {"code": code}
+    # Tags change without a scrape: the page is also as of its problem's last tag fetch.
+    fetched = Problem.objects.filter(code=code).values_list("tags_fetched_at", flat=True).first()
+    return {"code": code, "tags": fetched.isoformat() if fetched else ""}
 
 
-@cached_page("problem_detail", _params)
+def _modified(version: DataVersion, params: Mapping[str, Any]) -> datetime | None:
+    if version.finished_at is None:
+        return None
+    return latest(version.finished_at, params["tags"])
+
+
+@cached_page("problem_detail", _params, modified=_modified)
 def problem_detail(request: HttpRequest, version: DataVersion, code: str) -> HttpResponse:
     problem = get_object_or_404(Problem, code=code)
     history = [
@@ -44,5 +54,11 @@ def problem_detail(request: HttpRequest, version: DataVersion, code: str) -> Htt
         "history": history,
         "chart": score_chart(history, until=problem.last_seen),
         "spoj_url": problem_url(problem.code),
+        "chart_title": f"Score of {problem.code} ({problem.name}) over time",
+        "chart_desc": (
+            f"{len(history)} recorded change{'' if len(history) == 1 else 's'}; the score is "
+            "80 / (40 + users) and only falls as more users solve the problem."
+        ),
+        "tags": list(problem.tags.order_by("name", "slug").values_list("slug", "name")),
     }
     return render(request, "core/problem_detail.html", context)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -24,6 +24,8 @@ from core.web.table import (
     Sort,
     active_problems,
     ranked_problems,
+    tag_name,
+    tags_version,
 )
 from core.web.views.params import table_params
 
@@ -156,13 +158,21 @@ def _params(request: HttpRequest, version: DataVersion) -> Mapping[str, Any]:
         **filters.params(),
         "page": _page_key(request.GET.get("page")),
         "age": age,
+        # Tags change without a scrape: a tag's table is also as of the last tag change.
+        "tags": tags_version() if filters.tag else "",
     }
 
 
 def _modified(version: DataVersion, params: Mapping[str, Any]) -> datetime | None:
     if version.finished_at is None:
         return None
-    return shown_age(version.finished_at, version.read_at)[1]
+    return latest(shown_age(version.finished_at, version.read_at)[1], params.get("tags"))
+
+
+def latest(moment: datetime, *others: str | None) -> datetime:
+    """The newest of ``moment`` and the ISO times in ``others`` (empty ones skipped)."""
+    times = [moment, *(datetime.fromisoformat(other) for other in others if other)]
+    return max(times)
 
 
 @cached_page("score_table", _params, modified=_modified)
@@ -200,6 +210,8 @@ def score_table(request: HttpRequest, version: DataVersion) -> HttpResponse:
         "age": shown_age(source.finished_at, version.read_at)[0] if source else "",
         "export_query": f"?{export_params}" if export_params else "",
         "clear_href": _query_string("", sort, NO_FILTERS),
+        "tag_name": tag_name(filters.tag),
+        "untag_href": _query_string(query, sort, replace(filters, tag="")),
         "sorted_by_default": sort.param == DEFAULT_SORT,
     }
     return render(request, "core/score_table.html", context)
