@@ -424,3 +424,33 @@ def test_the_data_version_is_the_highest_scrape_id_and_the_newest_finish(db: Non
     assert version.finished_at == newest.finished_at  # aware, to the microsecond
     assert version.finished_at.utcoffset() == timedelta(0)
     assert version.base_url == "https://b.example"
+
+
+def test_a_process_reuses_the_data_version_it_read_for_a_second(
+    client: Client, table, settings
+) -> None:
+    settings.DATA_VERSION_MAX_AGE = 1.0
+    with time_machine.travel(SCRAPED + timedelta(days=1), tick=False) as traveller:
+        etag = client.get("/problems.csv")["ETag"]
+        with queries() as done:
+            again = client.get("/problems.csv", headers={"If-None-Match": etag})
+        assert (again.status_code, done.total) == (304, 0)  # not even the version query
+        record_scrape(SCRAPED + timedelta(hours=1), len(table))  # a scrape commits
+        traveller.shift(0.9)
+        assert client.get("/problems.csv", headers={"If-None-Match": etag}).status_code == 304
+        traveller.shift(0.1)  # a second after the version was read: read again
+        with queries() as done:
+            fresh = client.get("/problems.csv", headers={"If-None-Match": etag})
+        assert (fresh.status_code, len(done.version)) == (200, 1)
+        assert fresh["ETag"] != etag
+        newer = fresh["ETag"]
+        traveller.shift(-10)  # a clock set back: the remembered read is not trusted
+        record_scrape(SCRAPED + timedelta(hours=2), len(table))
+        assert client.get("/problems.csv", headers={"If-None-Match": newer}).status_code == 200
+
+
+def test_with_no_reuse_every_request_reads_the_version(client: Client, table, settings) -> None:
+    settings.DATA_VERSION_MAX_AGE = 0.0
+    etag = client.get("/problems.csv")["ETag"]
+    record_scrape(SCRAPED + timedelta(hours=1), len(table))
+    assert client.get("/problems.csv", headers={"If-None-Match": etag}).status_code == 200
