@@ -312,6 +312,22 @@ def store(etag: str, page: StoredPage) -> None:
         log.warning("page cache: writing %s failed", etag, exc_info=True)
 
 
+def personal(request: HttpRequest, response: HttpResponseBase) -> bool:
+    """Whether a rendered page belongs to its visitor: it used the session (the
+    logged-in user reads it), a CSRF token (a form), or sets a cookie. Such a
+    page is neither stored nor marked public -- one visitor's token must never
+    be served to another -- though it is still answered conditionally. The
+    middleware that adds ``Vary: Cookie`` and the CSRF cookie runs after the
+    view, so the request is asked what it was used for."""
+    session = getattr(request, "session", None)
+    return bool(
+        response.cookies
+        or "cookie" in response.get("Vary", "").lower()
+        or request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+        or getattr(session, "accessed", False)
+    )
+
+
 Params = Callable[Concatenate[HttpRequest, DataVersion, ...], Mapping[str, Any]]
 Modified = Callable[[DataVersion, Mapping[str, Any]], datetime | None]
 
@@ -334,8 +350,8 @@ def cached_page(
     query string, so ``?q=a&junk=1`` and ``?q=a`` are one page). ``modified``
     gives its ``Last-Modified`` (default: the newest scrape's finish). Only 200s
     are stored and only 200s and 304s are marked cacheable; anything else
-    ``render`` returns (a 404) goes out as it is, and so does everything before
-    the first scrape.
+    ``render`` returns (a 404, a page that is ``personal``) goes out as it is,
+    and so does everything before the first scrape.
     """
 
     def decorator(
@@ -361,7 +377,7 @@ def cached_page(
                     response = page.response()
                 else:
                     rendered = render(request, version, *args, **kwargs)
-                    if rendered.status_code != 200:
+                    if rendered.status_code != 200 or personal(request, rendered):
                         return rendered
                     store(etag, StoredPage.of(rendered))
                     response = rendered
