@@ -1,20 +1,42 @@
-"""Load benchmark of the web process: requests/s and latency percentiles per URL.
+"""Load benchmark of the web process with wrk: requests/s, p50 and the ratio to two anchors.
 
-    .venv/bin/python bench/web.py [--postgres URL] [--seconds 10] [--clients 8] [--workers 2]
+    .venv/bin/python bench/web.py [--postgres URL] [--seconds 8] [--connections 8]
+                                  [--threads 2] [--workers 2] [--rounds 1]
 
-Starts everything it measures and stops it again: the local SPOJ server, a
-fresh database (SQLite in a temporary folder, or a throwaway PostgreSQL
-database on the server named by ``--postgres``), filled by a real scrape
-(``runtasks scrape_spoj --force``), then gunicorn exactly as the Procfile's
-``web`` line starts it, with production settings (DEBUG off, WhiteNoise
-manifest storage; ``tests/e2e_settings.py`` only moves STATIC_ROOT).
+Needs ``wrk`` (Debian: ``apt-get install wrk``). Starts everything it measures
+and stops it again: the local SPOJ server, a fresh database (SQLite in a
+temporary folder, or a throwaway PostgreSQL database on the server named by
+``--postgres``), filled by a real scrape (``runtasks scrape_spoj --force``,
+3,971 problems), then gunicorn exactly as the Procfile's ``web`` line starts it
+with the project's production settings (DEBUG off, WhiteNoise manifest storage,
+the page cache as configured: the database cache unless ``REDIS_URL`` is set;
+``tests/e2e_settings.py`` only moves STATIC_ROOT).
 
-For each URL, ``--clients`` threads each keep one HTTP/1.1 connection to
-127.0.0.1 and send requests back to back for ``--seconds`` seconds (at most
-``--max-requests`` in all). Every non-200 answer or connection error counts as
-an error, is printed, and makes the script exit 1. The clients run in this
-Python process on the same machine as gunicorn, so they take CPU from it: the
-figures are a floor for what the server alone would do.
+Every URL is driven by ``wrk -t2 -c8 -d8s --latency`` in turn, on the same
+machine (wrk's two threads take CPU from gunicorn: the figures are a floor for
+what the server alone would do). Each URL is measured right after the anchor
+it is compared with, so that a change in the machine's load (other jobs on a
+shared machine) hits both sides of a ratio alike:
+
+* the static file: the same bytes as ``/problems.json``, written into
+  STATIC_ROOT before gunicorn starts and served by WhiteNoise (no Django view,
+  no database) -- what serving the export can at best cost;
+* ``/healthz``: the Django floor (every middleware, a URL, a view, one query).
+
+Beside requests/s it prints gunicorn's CPU time per request (its processes'
+user and system time over the run, from /proc), which the other jobs on a
+shared machine disturb far less. With ``--rounds N`` every pair is measured N
+times and the medians are printed.
+
+The goals (issue 9, "Fast, and cheap to serve"): the exports >= 0.5x the
+static file's requests/s; ``/``, ``/?q=prime`` and a problem page >= 0.5x
+``/healthz``; conditional requests answered 304 >= 0.8x ``/healthz``; no
+errors (``/trends/`` is measured, with no goal). An error is a socket error, an
+answer that is not 2xx/3xx (wrk counts them), or, for the conditional requests,
+any answer but 304 (counted by a wrk Lua script; the ``/healthz`` run a 304 is
+compared with runs the same script, counting answers that are not 200, so both
+sides pay the same client cost). Before each run the URL is fetched once and
+must answer 200 (or 304). Exits 1 on any error or missed goal.
 """
 
 from __future__ import annotations
@@ -22,13 +44,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -48,83 +72,212 @@ from tests.heroku_e2e import (  # noqa: E402 - needs ROOT on sys.path
 )
 from tests.support import is_postgres, throwaway_database  # noqa: E402
 
-URLS = ["/", "/?q=prime", "/problems.json"]
+STATIC_NAME = "bench/problems.json"
+SERVER_PID = [0]  # the web command's process group (started in a session of its own)
+PROBLEM = "/problems/TEST/"
+
+# Counts the answers whose status is not the one expected (wrk only counts
+# those outside 2xx/3xx). Only used where bodies are empty: with a response()
+# callback wrk copies every body into Lua.
+STATUS_SCRIPT = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) expected = tonumber(args[1]); wrong = 0 end
+function response(status, headers, body)
+  if status ~= expected then wrong = wrong + 1 end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do total = total + thread:get("wrong") end
+  io.write(string.format("wrong-status %d\\n", total))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    path: str
+    anchor: str = ""  # "static" or "healthz": what the goal compares with
+    goal: float = 0.0  # minimum ratio to the anchor; 0 for none
+    conditional: bool = False  # sent with If-None-Match: the page's ETag
+
+
+ANCHORS = [
+    Target("static file (WhiteNoise)", "/static/" + STATIC_NAME),
+    Target("/healthz", "/healthz"),
+]
+TARGETS = [
+    Target("/problems.json", "/problems.json", "static", 0.5),
+    Target("/problems.csv", "/problems.csv", "static", 0.5),
+    Target("/", "/", "healthz", 0.5),
+    Target("/?q=prime", "/?q=prime", "healthz", 0.5),
+    Target(PROBLEM, PROBLEM, "healthz", 0.5),
+    Target("/trends/", "/trends/", "healthz"),
+    Target("304 /", "/", "healthz", 0.8, conditional=True),
+    Target("304 /?q=prime", "/?q=prime", "healthz", 0.8, conditional=True),
+    Target("304 /problems.json", "/problems.json", "healthz", 0.8, conditional=True),
+    Target(f"304 {PROBLEM}", PROBLEM, "healthz", 0.8, conditional=True),
+]
 
 
 @dataclass
-class Result:
-    path: str
-    seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    errors: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def requests(self) -> int:
-        return len(self.latencies) + sum(self.errors.values())
-
-
-def hammer(base_url: str, path: str, clients: int, seconds: float, max_requests: int) -> Result:
-    result = Result(path)
-    budget = threading.Semaphore(max_requests)
-    deadline = time.monotonic() + seconds
-
-    def client() -> None:
-        with requests.Session() as session:
-            while time.monotonic() < deadline and budget.acquire(blocking=False):
-                started = time.perf_counter()
-                try:
-                    reply = session.get(base_url + path, timeout=30)
-                    reply.content  # noqa: B018 - read the whole body
-                    error = None if reply.status_code == 200 else f"HTTP {reply.status_code}"
-                except requests.RequestException as exc:
-                    error = type(exc).__name__
-                elapsed = time.perf_counter() - started
-                with result.lock:
-                    if error:
-                        result.errors[error] += 1
-                    else:
-                        result.latencies.append(elapsed)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    result.seconds = time.monotonic() - started
-    return result
+class Measured:
+    target: Target
+    requests: int
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    detail: str
+    cpu_us: float = float("nan")  # gunicorn's CPU time (all its processes) per request
 
 
-def percentile(latencies: list[float], p: int) -> float:
-    if len(latencies) < 2:
-        return latencies[0] if latencies else float("nan")
-    return statistics.quantiles(latencies, n=100, method="inclusive")[p - 1]
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not match:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_wrk(output: str) -> tuple[int, float, float, float, int, str]:
+    """(requests, req/s, p50 ms, p99 ms, errors, what the errors were) from wrk's output."""
+    requests_done = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    errors, details = 0, []
+    socket = re.search(r"Socket errors: (.*)", output)
+    if socket:
+        counts = dict(re.findall(r"(\w+) (\d+)", socket.group(1)))
+        errors += sum(int(n) for n in counts.values())
+        details.append(f"socket errors: {socket.group(1)}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if non_2xx:
+        errors += int(non_2xx.group(1))
+        details.append(f"{non_2xx.group(1)} answers not 2xx/3xx")
+    wrong = re.search(r"wrong-status (\d+)", output)
+    if wrong and int(wrong.group(1)):
+        errors += int(wrong.group(1))
+        details.append(f"{wrong.group(1)} answers not 304")
+    return requests_done, rate, p50, p99, errors, "; ".join(details)
+
+
+def check_once(base_url: str, target: Target, etags: dict[str, str]) -> str:
+    """Fetch the URL once as wrk will; '' if it answers as expected, else what went wrong."""
+    headers = {"If-None-Match": etags[target.path]} if target.conditional else {}
+    reply = requests.get(base_url + target.path, headers=headers, allow_redirects=False, timeout=60)
+    expected = 304 if target.conditional else 200
+    if reply.status_code != expected:
+        return f"answered {reply.status_code}, not {expected}"
+    return ""
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(group: int) -> float:
+    """CPU seconds (user + system) used so far by the processes of process group
+    ``group``: the web command's, so gunicorn's master and its workers."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the name: state, ppid, pgrp, ..., utime (14th field of the line), stime.
+        if int(fields[2]) == group:
+            total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
+
+def run_wrk(
+    base_url: str,
+    target: Target,
+    etags: dict[str, str],
+    args: argparse.Namespace,
+    script: Path,
+    *,
+    counted: bool = False,
+) -> Measured:
+    """One wrk run. Conditional requests are sent with the page's current ETag and
+    counted by the status script; ``counted`` runs it on another URL too (expecting
+    200), so that an anchor compared with them pays the same client cost."""
+    command = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{args.seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    if target.conditional:  # the ETag as of now (the table's moves with its age text)
+        etags[target.path] = requests.get(base_url + target.path, timeout=60).headers["ETag"]
+        command += ["-H", f"If-None-Match: {etags[target.path]}"]
+    if target.conditional or counted:
+        command += ["-s", str(script)]
+    command.append(base_url + target.path)
+    if target.conditional or counted:
+        command += ["--", "304" if target.conditional else "200"]
+    problem = check_once(base_url, target, etags)
+    if problem:
+        return Measured(target, 0, 0.0, float("nan"), float("nan"), 1, problem)
+    cpu_before = server_cpu(SERVER_PID[0])
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu = server_cpu(SERVER_PID[0]) - cpu_before
+    done, rate, p50, p99, errors, detail = parse_wrk(output)
+    cpu_us = 1e6 * cpu / done if done else float("nan")
+    return Measured(target, done, rate, p50, p99, errors, detail, cpu_us)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} x {model}, load average {load} at the start"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server (default: SQLite)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="per URL (default 10)")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent connections (8)")
+    parser.add_argument("--seconds", type=int, default=8, help="per URL (default 8)")
+    parser.add_argument("--connections", type=int, default=8, help="wrk -c (default 8)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
     parser.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY (default 2)")
-    parser.add_argument("--max-requests", type=int, default=200_000, help="per URL cap")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="measure every pair this many times (default 1)"
+    )
     args = parser.parse_args()
     if args.postgres and not is_postgres(args.postgres):
         parser.error("--postgres needs a postgres:// URL")
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed (Debian: apt-get install wrk)")
 
-    failed = False
+    started_at = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         tmp_path = Path(tmp)
+        script = tmp_path / "status.lua"
+        script.write_text(STATUS_SCRIPT)
         processes = ProcessSet(tmp_path)
         try:
             with throwaway_database(args.postgres, sqlite_dir=tmp_path) as database_url:
                 spoj_url = start_spoj_server(processes)
+                static_root = tmp_path / "static"
                 env = production_env(
                     DJANGO_SETTINGS_MODULE="tests.e2e_settings",
                     DATABASE_URL=database_url,
                     SPOJ_BASE_URL=spoj_url,
-                    E2E_STATIC_ROOT=str(tmp_path / "static"),
+                    E2E_STATIC_ROOT=str(static_root),
                     WEB_CONCURRENCY=str(args.workers),
                     LOG_LEVEL="WARNING",
                     GUNICORN_CMD_ARGS="--access-logfile /dev/null",
@@ -133,37 +286,99 @@ def main() -> int:
                 run_checked(read_procfile()["release"], env)
                 run_checked(manage("runtasks", "scrape_spoj", "--force"), env, timeout=600)
                 problems = query(database_url, "SELECT count(*) FROM core_problem")[0][0]
-                _, base_url = start_web(processes, env)
-                for path in URLS:  # warm up: imports, connections, caches
-                    hammer(base_url, path, clients=2, seconds=1, max_requests=20)
 
+                # The static anchor: /problems.json's bytes, in STATIC_ROOT before
+                # gunicorn starts (WhiteNoise indexes the folder at start-up).
+                web, base_url = start_web(processes, env)
+                export = requests.get(base_url + "/problems.json", timeout=60).content
+                os.killpg(web.pid, 15)
+                web.popen.wait(timeout=30)
+                (static_root / STATIC_NAME).parent.mkdir(parents=True, exist_ok=True)
+                (static_root / STATIC_NAME).write_bytes(export)
+                web, base_url = start_web(processes, env)
+                SERVER_PID[0] = web.pid
+
+                etags: dict[str, str] = {}
+                for target in ANCHORS + TARGETS:  # warm up; and the ETags to send back
+                    for _ in range(3):
+                        reply = requests.get(base_url + target.path, timeout=60)
+                    if "ETag" in reply.headers:
+                        etags[target.path] = reply.headers["ETag"]
+                missing = [t.path for t in TARGETS if t.conditional and t.path not in etags]
+
+                database = "PostgreSQL" if is_postgres(database_url) else "SQLite"
                 print(
-                    f"spojscore web benchmark: {problems} problems, "
-                    f"{'PostgreSQL' if is_postgres(database_url) else 'SQLite'}, "
-                    f"gunicorn {args.workers} workers x 4 threads (gthread), "
-                    f"{args.clients} keep-alive clients on 127.0.0.1, {args.seconds:g} s per URL, "
-                    f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+                    f"spojscore web benchmark, {started_at:%Y-%m-%d %H:%M} UTC: "
+                    f"{problems} problems, "
+                    f"{database}; gunicorn {args.workers} workers x 4 threads (gthread), "
+                    f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s on 127.0.0.1; "
+                    f"static file {len(export):,} bytes; {machine()}; "
+                    f"Python {platform.python_version()}"
                 )
-                print(
-                    f"{'URL':<16}{'requests':>9}{'errors':>8}{'req/s':>9}"
-                    f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-                )
-                for path in URLS:
-                    result = hammer(base_url, path, args.clients, args.seconds, args.max_requests)
-                    lat = [1000 * s for s in result.latencies]
-                    print(
-                        f"{path:<16}{result.requests:>9}{sum(result.errors.values()):>8}"
-                        f"{result.requests / result.seconds:>9.1f}"
-                        f"{percentile(lat, 50):>9.1f}{percentile(lat, 95):>9.1f}"
-                        f"{percentile(lat, 99):>9.1f}"
-                    )
-                    for error, count in result.errors.items():
-                        print(f"    error on {path}: {error} x {count}")
-                        failed = True
+                pairs: dict[Target, list[tuple[Measured, Measured]]] = {t: [] for t in TARGETS}
+                for _ in range(args.rounds):
+                    for target in TARGETS:
+                        anchor = ANCHORS[0] if target.anchor == "static" else ANCHORS[1]
+                        counted = target.conditional  # the anchor on equal terms
+                        measured_anchor = run_wrk(
+                            base_url, anchor, etags, args, script, counted=counted
+                        )
+                        if target.conditional and target.path in missing:
+                            nan = float("nan")
+                            measured = Measured(target, 0, 0.0, nan, nan, 1, "no ETag")
+                        else:
+                            measured = run_wrk(base_url, target, etags, args, script)
+                        pairs[target].append((measured_anchor, measured))
         finally:
             processes.close()
+    return report(pairs)
+
+
+def report(pairs: dict[Target, list[tuple[Measured, Measured]]]) -> int:
+    """One line per URL: its medians over the rounds, and the ratio to its anchor
+    measured right before it (the median of those ratios). ``cpu us`` is
+    gunicorn's CPU time per request (master and workers, user and system), which
+    other jobs on the machine disturb far less than requests/s."""
+    median = statistics.median
+    print(
+        f"{'URL':<22}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'cpu us':>8}{'anchor':>9}"
+        f"{'req/s':>9}{'cpu us':>8}{'ratio':>7}{'goal':>13}{'errors':>7}"
+    )
+    failed = False
+    anchors: dict[str, list[float]] = {"static": [], "healthz": []}
+    for target, runs in pairs.items():
+        anchor_name = "static" if target.anchor == "static" else "healthz"
+        anchors[anchor_name] += [a.rate for a, _ in runs]
+        rate = median(t.rate for _, t in runs)
+        ratio = median(t.rate / a.rate for a, t in runs)
+        errors = sum(t.errors + a.errors for a, t in runs)
+        goal = ""
+        if target.goal:
+            met = ratio >= target.goal and errors == 0
+            goal = f"{'met' if met else 'MISSED'} {target.goal:g}x"
+            failed |= not met
+        print(
+            f"{target.label:<22}{rate:>9.1f}{median(t.p50_ms for _, t in runs):>8.2f}"
+            f"{median(t.p99_ms for _, t in runs):>8.2f}{median(t.cpu_us for _, t in runs):>8.0f}"
+            f"{anchor_name:>9}{median(a.rate for a, _ in runs):>9.1f}"
+            f"{median(a.cpu_us for a, _ in runs):>8.0f}{ratio:>7.3f}{goal:>13}{errors:>7}"
+        )
+        for a, t in runs:
+            for measured in (a, t):
+                if measured.errors:
+                    print(f"    errors on {measured.target.label}: {measured.detail}")
+                    failed = True
+    for name, rates in anchors.items():
+        print(
+            f"anchor {name}: {len(rates)} runs, {min(rates):.0f}-{max(rates):.0f} req/s, "
+            f"median {median(rates):.0f}"
+        )
+    print("all goals met, no errors" if not failed else "GOALS MISSED OR ERRORS (see above)")
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    started = time.monotonic()
+    status = main()
+    print(f"({time.monotonic() - started:.0f} s)")
+    sys.exit(status)

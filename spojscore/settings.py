@@ -207,6 +207,10 @@ else:
 # Megabytes of rendered pages each web process keeps in memory in front of the
 # shared cache (0: none).
 PAGE_CACHE_LOCAL_MB = env_int("PAGE_CACHE_LOCAL_MB", 16, minimum=0)
+# Seconds a web process may reuse the data version (the newest scrape) it read,
+# instead of asking the database on every request: how long after a scrape its
+# pages may still show the data before it (0: ask every time).
+DATA_VERSION_MAX_AGE = env_float("DATA_VERSION_MAX_AGE", 1.0, minimum=0.0)
 
 # --- Static files (WhiteNoise) -------------------------------------------------
 STATIC_URL = "static/"

@@ -34,3 +34,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # scanning STATIC_ROOT at start-up (which does not exist in a fresh clone).
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Every request reads the data version afresh: tests write a scrape and look at
+# the page at once, and count the version's query (tests/test_http_caching.py
+# has the reuse under its own setting).
+DATA_VERSION_MAX_AGE = 0.0

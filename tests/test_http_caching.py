@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core.cache import caches
+from django.http import HttpResponse
 from django.test import Client
 from django.utils.http import http_date, parse_http_date
 
@@ -427,3 +428,80 @@ def test_the_data_version_is_the_highest_scrape_id_and_the_newest_finish(db: Non
     assert version.finished_at == newest.finished_at  # aware, to the microsecond
     assert version.finished_at.utcoffset() == timedelta(0)
     assert version.base_url == "https://b.example"
+
+
+def test_a_process_reuses_the_data_version_it_read_for_a_second(
+    client: Client, table, settings
+) -> None:
+    settings.DATA_VERSION_MAX_AGE = 1.0
+    with time_machine.travel(SCRAPED + timedelta(days=1), tick=False) as traveller:
+        etag = client.get("/problems.csv")["ETag"]
+        with queries() as done:
+            again = client.get("/problems.csv", headers={"If-None-Match": etag})
+        assert (again.status_code, done.total) == (304, 0)  # not even the version query
+        record_scrape(SCRAPED + timedelta(hours=1), len(table))  # a scrape commits
+        traveller.shift(0.9)
+        assert client.get("/problems.csv", headers={"If-None-Match": etag}).status_code == 304
+        traveller.shift(0.1)  # a second after the version was read: read again
+        with queries() as done:
+            fresh = client.get("/problems.csv", headers={"If-None-Match": etag})
+        assert (fresh.status_code, len(done.version)) == (200, 1)
+        assert fresh["ETag"] != etag
+        newer = fresh["ETag"]
+        traveller.shift(-10)  # a clock set back: the remembered read is not trusted
+        record_scrape(SCRAPED + timedelta(hours=2), len(table))
+        assert client.get("/problems.csv", headers={"If-None-Match": newer}).status_code == 200
+
+
+def test_with_no_reuse_every_request_reads_the_version(client: Client, table, settings) -> None:
+    settings.DATA_VERSION_MAX_AGE = 0.0
+    etag = client.get("/problems.csv")["ETag"]
+    record_scrape(SCRAPED + timedelta(hours=1), len(table))
+    assert client.get("/problems.csv", headers={"If-None-Match": etag}).status_code == 200
+
+
+def no_params(request, version) -> dict:
+    return {}
+
+
+@pytest.mark.parametrize("uses", ["session", "csrf token", "cookie", "vary"])
+def test_a_page_that_belongs_to_its_visitor_is_neither_stored_nor_public(
+    rf, table, uses: str
+) -> None:
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.middleware.csrf import get_token
+
+    def render(request, version):
+        response = HttpResponse("<p>yours</p>")
+        if uses == "session":
+            request.session.get("anything")  # what reading request.user does
+        elif uses == "csrf token":
+            get_token(request)  # what {% csrf_token %} does
+        elif uses == "cookie":
+            response.set_cookie("seen", "1")
+        else:
+            response["Vary"] = "Accept-Encoding, Cookie"
+        return response
+
+    view = caching.cached_page("personal", no_params)(render)
+    request = rf.get("/personal/")
+    request.session = SessionStore()
+    response = view(request)
+    assert response.status_code == 200
+    assert "public" not in response.get("Cache-Control", "")
+    assert "ETag" not in response
+    assert len(local_pages) == 0
+
+
+def test_an_anonymous_page_is_stored(rf, table) -> None:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    def render(request, version):
+        return HttpResponse("<p>everyone's</p>")
+
+    view = caching.cached_page("plain", no_params)(render)
+    request = rf.get("/plain/")
+    request.session = SessionStore()  # there, but not used
+    response = view(request)
+    assert "public" in response["Cache-Control"]
+    assert len(local_pages) == 1

@@ -24,6 +24,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.models import Problem, ProblemHistory, Scrape, score_for
+from core.web import caching
 from core.web.caching import local_pages
 
 FIXTURE = Path(__file__).parent / "fixtures" / "spoj" / "classical_list_all_2025-05_scraped.json"
@@ -104,11 +105,12 @@ def load_spoj_problems(history_every: int = 0, history_points: int = 5) -> list[
 
 @pytest.fixture(autouse=True)
 def _empty_local_page_cache() -> None:
-    """Each test starts with this process's page cache empty: on SQLite a rolled
-    back test's scrape ids are handed out again, so a page stored under one
-    test's data version could otherwise be served to the next. (The shared
-    cache, a table, rolls back with each test's transaction.)"""
+    """Each test starts with this process's page cache and last data version
+    empty: on SQLite a rolled back test's scrape ids are handed out again, so a
+    page stored under one test's data version could otherwise be served to the
+    next. (The shared cache, a table, rolls back with each test's transaction.)"""
     local_pages.clear()
+    caching._last_read.clear()
 
 
 def record_scrape(

@@ -9,7 +9,8 @@ tuple, hashed, is the page's ``ETag`` and its cache key.
 
 A request to a page wrapped in ``cached_page``:
 
-1. reads the data version (one query, the only one on the fast paths);
+1. reads the data version (one query, the only one on the fast paths; a
+   process reuses what it read for up to ``DATA_VERSION_MAX_AGE`` seconds);
 2. answers ``304 Not Modified`` when ``If-None-Match`` (or, without it,
    ``If-Modified-Since``) matches -- Django's ``get_conditional_response``,
    before anything is rendered or read from a cache;
@@ -117,6 +118,30 @@ def data_version(using: str = DEFAULT_DB_ALIAS) -> DataVersion:
     if finished_at is not None and timezone.is_naive(finished_at):
         finished_at = timezone.make_aware(finished_at, UTC)
     return DataVersion(newest_id, finished_at, base_url, read_at)
+
+
+# The last data version each database alias gave this process.
+_last_read: dict[str, DataVersion] = {}
+
+
+def current_version(using: str = DEFAULT_DB_ALIAS) -> DataVersion:
+    """The data version, read at most once every ``DATA_VERSION_MAX_AGE`` seconds.
+
+    So a busy process answers most requests (304s above all) without asking
+    the database anything, and a scrape shows on its pages at most that long
+    (1 s by default) after it committed -- the pages' max-age is 60 s anyway.
+    A clock that went back means a fresh read. The reference is replaced, never
+    mutated, so threads may share it.
+    """
+    max_age = settings.DATA_VERSION_MAX_AGE
+    last = _last_read.get(using)
+    if last is not None and max_age > 0:
+        age = (timezone.now() - last.read_at).total_seconds()
+        if 0 <= age < max_age:
+            return last
+    version = data_version(using)
+    _last_read[using] = version
+    return version
 
 
 @cache
@@ -287,6 +312,22 @@ def store(etag: str, page: StoredPage) -> None:
         log.warning("page cache: writing %s failed", etag, exc_info=True)
 
 
+def personal(request: HttpRequest, response: HttpResponseBase) -> bool:
+    """Whether a rendered page belongs to its visitor: it used the session (the
+    logged-in user reads it), a CSRF token (a form), or sets a cookie. Such a
+    page is neither stored nor marked public -- one visitor's token must never
+    be served to another -- though it is still answered conditionally. The
+    middleware that adds ``Vary: Cookie`` and the CSRF cookie runs after the
+    view, so the request is asked what it was used for."""
+    session = getattr(request, "session", None)
+    return bool(
+        response.cookies
+        or "cookie" in response.get("Vary", "").lower()
+        or request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+        or getattr(session, "accessed", False)
+    )
+
+
 Params = Callable[Concatenate[HttpRequest, DataVersion, ...], Mapping[str, Any]]
 Modified = Callable[[DataVersion, Mapping[str, Any]], datetime | None]
 
@@ -309,8 +350,8 @@ def cached_page(
     query string, so ``?q=a&junk=1`` and ``?q=a`` are one page). ``modified``
     gives its ``Last-Modified`` (default: the newest scrape's finish). Only 200s
     are stored and only 200s and 304s are marked cacheable; anything else
-    ``render`` returns (a 404) goes out as it is, and so does everything before
-    the first scrape.
+    ``render`` returns (a 404, a page that is ``personal``) goes out as it is,
+    and so does everything before the first scrape.
     """
 
     def decorator(
@@ -318,7 +359,7 @@ def cached_page(
     ) -> Callable[Concatenate[HttpRequest, P], HttpResponseBase]:
         @wraps(render)
         def view(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
-            version = data_version()
+            version = current_version()
             if version.scrape_id is None:
                 # Before the first scrape there is nothing worth keeping, and an
                 # empty table must not outlive the scrape that fills it in a CDN.
@@ -336,7 +377,7 @@ def cached_page(
                     response = page.response()
                 else:
                     rendered = render(request, version, *args, **kwargs)
-                    if rendered.status_code != 200:
+                    if rendered.status_code != 200 or personal(request, rendered):
                         return rendered
                     store(etag, StoredPage.of(rendered))
                     response = rendered
