@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from core.models import Status, TaskRun, Trigger
-from tests.brokers import host_pid, parent_pid, signal_session, worker_of
+from tests.brokers import (
+    celery_env,
+    host_pid,
+    parent_pid,
+    require_broker,
+    signal_session,
+    worker_of,
+)
 from tests.processes import (
     FAST_TIMINGS,
     Processes,
@@ -34,10 +41,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 STALE_AFTER = float(FAST_TIMINGS["SCHEDULED_TASKS_STALE_AFTER"])
 
 
-@pytest.mark.parametrize("victim_processes", ["whole session", "main process only"])
+@pytest.mark.parametrize(
+    ("broker_name", "victim_processes"),
+    [
+        ("redis", "whole session"),
+        ("rabbitmq", "whole session"),
+        # The kernel's part (PR_SET_PDEATHSIG) does not depend on the broker.
+        ("redis", "main process only"),
+    ],
+)
 def test_a_killed_workers_run_is_abandoned_in_the_stale_window_and_retried_on_another_worker(
-    processes: Processes, records_file: Path, broker: dict[str, str], victim_processes: str
+    processes: Processes, records_file: Path, broker_name: str, victim_processes: str
 ) -> None:
+    broker = celery_env(require_broker(broker_name))
     # An hourly task whose latest tick is due at once, retried at once if it fails.
     tasks = {
         "long": record_task(
