@@ -1,12 +1,13 @@
 """``runtasks`` invocations fired at the first milliseconds of ticks, to race the clocks.
 
-``python -m tests.runtasks_at FIRST OFFSETS [LIMIT]``
+``python -m tests.runtasks_at FIRST OFFSETS [LIMIT [EVERY]]``
 
-From the whole second ``FIRST`` (Unix time), every second, start one
-``manage.py runtasks`` process per offset in ``OFFSETS`` (comma-separated
-seconds, e.g. ``0,0.002,0.004``), whose step begins that long after the tick;
-until SIGTERM (or ``LIMIT`` seconds, 60 by default). Then wait for them all,
-and exit 1 if any of them did not exit 0.
+From the whole second ``FIRST`` (Unix time), every second (every ``EVERY``
+seconds: the ticks of an every-N-s task), start one ``manage.py runtasks``
+process per offset in ``OFFSETS`` (comma-separated seconds, e.g.
+``0,0.002,0.004``), whose step begins that long after the tick; until SIGTERM
+(or ``LIMIT`` seconds, 60 by default). Then wait for them all, and exit 1 if
+any of them did not exit 0.
 
 A fresh ``python manage.py runtasks`` spends hundreds of milliseconds, and a
 very variable amount on a loaded machine, starting Python and Django: it cannot
@@ -100,6 +101,7 @@ def main() -> None:
     first = int(sys.argv[1])
     offsets = [float(x) for x in sys.argv[2].split(",")]
     limit = float(sys.argv[3]) if len(sys.argv) > 3 else 60.0
+    every = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     start(Path(__file__).resolve().parent.parent)
     import django
 
@@ -143,7 +145,7 @@ def main() -> None:
             if pid == 0:
                 child(tick, offset)
             children.add(pid)
-        tick += 1
+        tick += every
     reap(block=True)
     print(f"done: {failed} runtasks failed", flush=True)
     sys.exit(1 if failed else 0)

@@ -19,7 +19,7 @@ import pytest
 from django.test import override_settings
 
 from core.models import Status, TaskRun
-from tests.brokers import RECEIVED_LINE
+from tests.brokers import RECEIVED_LINE, host_pid, worker_of
 from tests.processes import Processes, read_records, record_task, started_run
 from tests.support import wait_for
 
@@ -39,8 +39,7 @@ def test_runs_sent_while_a_worker_is_busy_start_at_once_on_the_idle_one(
     clock = processes.clock(tasks, **redis_broker)
     with override_settings(SCHEDULED_TASKS=tasks):
         request_run("long")
-        started_run("long")
-        busy = next(w for w in workers if "started long run" in w.output())
+        busy = worker_of(workers, host_pid(started_run("long")))
         idle = next(w for w in workers if w is not busy)
         # One at a time, each sent before the next: the busy worker has room for each.
         for _ in range(4):

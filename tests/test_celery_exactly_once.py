@@ -80,9 +80,9 @@ def test_two_clocks_and_runtasks_dispatch_to_three_workers_and_each_tick_execute
     )
     workers = [processes.worker(tasks, broker, name=f"w{i}") for i in range(3)]
     clocks = [processes.clock(tasks, name=f"clock{i}", **broker) for i in range(2)]
-    first = int(time.time()) + 2
+    first = int(time.time()) // 2 * 2 + 4  # the tick after next
     runtasks = processes.start(
-        ["-m", "tests.runtasks_at", str(first), FIRE_OFFSETS, str(WINDOW)],
+        ["-m", "tests.runtasks_at", str(first), FIRE_OFFSETS, str(WINDOW), "2"],
         tasks,
         "runtasks",
         **broker,

@@ -108,6 +108,9 @@ def worker_node(worker: Proc) -> str:
 
 def task_id_of(worker: Proc, run: TaskRun) -> str:
     """The Celery task id of the message that started ``run`` on ``worker`` (from its log)."""
+    wait_for(
+        lambda: f"run #{run.pk} in pid" in worker.output(), timeout=10, what="the start's log line"
+    )
     lines = worker.output().splitlines()
     started = next(i for i, line in enumerate(lines) if f"run #{run.pk} in pid" in line)
     received = [
