@@ -240,7 +240,7 @@ class Setup:
 
     @property
     def key(self) -> str:
-        return "fork" if self.executor == "fork" else f"{self.broker[0]}{self.workers}"
+        return "fork" if self.executor == "fork" else f"{self.broker}{self.workers}"
 
     @property
     def label(self) -> str:
@@ -286,12 +286,12 @@ def load() -> str:
 @dataclass
 class Lateness:
     setup: Setup
-    late: list[float]
-    claim: list[float]
-    to_start: list[float]
-    statuses: dict[str, int]
-    holes: int
-    load: str
+    late: list[float] = field(default_factory=list)
+    claim: list[float] = field(default_factory=list)
+    to_start: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    holes: int = 0
+    loads: list[float] = field(default_factory=list)  # 1-min load average after each window
 
     @property
     def p50(self) -> float:
@@ -302,15 +302,18 @@ class Lateness:
         return percentile(self.late, 95)
 
 
-def measure_lateness(fleet: Fleet, db_url: str, setup: Setup, ticks: int) -> Lateness:
+def measure_lateness(
+    fleet: Fleet, db_url: str, setup: Setup, ticks: int, window: int, into: Lateness
+) -> None:
+    """One window of ``ticks`` ticks under a fresh clock (and workers); added to ``into``."""
     from core.models import Status, TaskRun
 
-    task = f"tick_{setup.key}"
+    task = f"tick_{setup.key}_{window}"
     tasks = {task: {"command": "shell", "args": ["-c", "pass"], "every": 1}}
-    env = setup.env(fleet, db_url, tasks, "late")
-    workers = fleet.workers(setup.workers, env, f"late-{setup.key}")
+    env = setup.env(fleet, db_url, tasks, f"late{window}")
+    workers = fleet.workers(setup.workers, env, f"late{window}-{setup.key}")
     wait(lambda: ready(workers), 90, "the workers", workers)
-    clock = fleet.clock(env, f"late-{setup.key}-clock")
+    clock = fleet.clock(env, f"late{window}-{setup.key}-clock")
     procs = [clock, *workers]
     runs = TaskRun.objects.filter(task=task)
     try:
@@ -321,8 +324,11 @@ def measure_lateness(fleet: Fleet, db_url: str, setup: Setup, ticks: int) -> Lat
             procs,
         )
     finally:
+        # Stopped between two runs (a run under way would be interrupted), then the workers
+        # once the last runs have ended.
+        with contextlib.suppress(SystemExit):
+            wait(lambda: not runs.filter(status=Status.RUNNING).exists(), 5, "a pause", [])
         fleet.stop([clock])
-        # Let the last runs end before their workers stop.
         with contextlib.suppress(SystemExit):
             wait(
                 lambda: not runs.filter(status__in=[Status.QUEUED, Status.RUNNING]).exists(),
@@ -334,31 +340,31 @@ def measure_lateness(fleet: Fleet, db_url: str, setup: Setup, ticks: int) -> Lat
     started = list(runs.filter(started_at__isnull=False).order_by("scheduled_for"))
     steady = started[1 : ticks + 1]
     first, last = steady[0].scheduled_for, steady[-1].scheduled_for
-    window = runs.filter(scheduled_for__gte=first, scheduled_for__lte=last).count()
-    holes = int((last - first).total_seconds()) + 1 - window
-    statuses = Counter(runs.values_list("status", flat=True))
-    return Lateness(
-        setup,
-        [ms(r.started_at - r.scheduled_for) for r in steady],  # type: ignore[operator]
-        [ms(r.created_at - r.scheduled_for) for r in steady],
-        [ms(r.started_at - r.created_at) for r in steady],  # type: ignore[operator]
-        dict(statuses),
-        holes,
-        load(),
+    rows = runs.filter(scheduled_for__gte=first, scheduled_for__lte=last).count()
+    into.holes += int((last - first).total_seconds()) + 1 - rows
+    into.statuses.update(runs.values_list("status", flat=True))
+    into.late += [ms(r.started_at - r.scheduled_for) for r in steady]  # type: ignore[operator]
+    into.claim += [ms(r.created_at - r.scheduled_for) for r in steady]
+    into.to_start += [ms(r.started_at - r.created_at) for r in steady]  # type: ignore[operator]
+    into.loads.append(os.getloadavg()[0])
+
+
+def print_lateness(results: list[Lateness], windows: int) -> None:
+    ticks = len(results[0].late)
+    print(
+        f"\n1. start lateness of an every-1-s task, {ticks} ticks in {windows} windows taken in "
+        "turn by the set-ups (ms; each window's first run left out)"
     )
-
-
-def print_lateness(results: list[Lateness], ticks: int) -> None:
-    print(f"\n1. start lateness of an every-1-s task, {ticks} ticks (ms; first run left out)")
     print(
         f"  {'set-up':22} {'p50':>7} {'p95':>7} {'max':>7}   {'claim p50':>9} "
         f"{'claim->start p50/p95':>21}  runs  statuses / ticks without a row / load"
     )
     for r in results:
+        loads = f"{min(r.loads):.1f}-{max(r.loads):.1f}"
         print(
             f"  {r.setup.label:22} {r.p50:7.1f} {r.p95:7.1f} {max(r.late):7.1f}   "
             f"{median(r.claim):9.1f} {median(r.to_start):10.1f} /{percentile(r.to_start, 95):8.1f}"
-            f"  {len(r.late):4}  {r.statuses} / {r.holes} / {r.load}"
+            f"  {len(r.late):4}  {dict(r.statuses)} / {r.holes} / {loads}"
         )
 
 
@@ -772,6 +778,9 @@ def fleet_of(logdir: Path) -> Iterator[Fleet]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ticks", type=int, default=60, help="lateness ticks per set-up")
+    parser.add_argument(
+        "--windows", type=int, default=3, help="the lateness ticks are taken in this many turns"
+    )
     parser.add_argument("--runs", type=int, default=100, help="runs due at the burst's tick")
     parser.add_argument("--sleep", type=float, default=1.0, help="seconds each burst run sleeps")
     parser.add_argument("--workers", default="1,2,4", help="worker processes (concurrency 1)")
@@ -835,10 +844,15 @@ def main() -> None:
         spans: list[Makespan] = []
         blocks: list[QueryBlock] = []
         if 1 in parts:
-            for setup in setups:
-                late.append(measure_lateness(fleet, url, setup, args.ticks))
-                print(f"  ({setup.label}: lateness p50 {late[-1].p50:.1f} ms, load {load()})")
-            print_lateness(late, args.ticks)
+            # In turns, so that a change of the machine's load falls on every set-up alike.
+            late = [Lateness(setup) for setup in setups]
+            per = math.ceil(args.ticks / args.windows)
+            for window in range(args.windows):
+                turn = window % len(late)
+                for result in late[turn:] + late[:turn]:
+                    measure_lateness(fleet, url, result.setup, per, window, result)
+                print(f"  (lateness window {window + 1}/{args.windows} done, load {load()})")
+            print_lateness(late, args.windows)
         if 2 in parts:
             for setup in setups:
                 spans.append(measure_makespan(fleet, url, setup, args.runs, args.sleep))
