@@ -291,6 +291,8 @@ class Lateness:
     to_start: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     holes: int = 0
+    # Missed ticks that came right after a window's first run (the clock's first step).
+    missed_second: int = 0
     loads: list[float] = field(default_factory=list)  # 1-min load average after each window
 
     @property
@@ -343,6 +345,8 @@ def measure_lateness(
     rows = runs.filter(scheduled_for__gte=first, scheduled_for__lte=last).count()
     into.holes += int((last - first).total_seconds()) + 1 - rows
     into.statuses.update(runs.values_list("status", flat=True))
+    second = started[0].scheduled_for + timedelta(seconds=1)
+    into.missed_second += runs.filter(status=Status.MISSED, scheduled_for=second).count()
     into.late += [ms(r.started_at - r.scheduled_for) for r in steady]  # type: ignore[operator]
     into.claim += [ms(r.created_at - r.scheduled_for) for r in steady]
     into.to_start += [ms(r.started_at - r.created_at) for r in steady]  # type: ignore[operator]
@@ -365,6 +369,12 @@ def print_lateness(results: list[Lateness], windows: int) -> None:
             f"  {r.setup.label:22} {r.p50:7.1f} {r.p95:7.1f} {max(r.late):7.1f}   "
             f"{median(r.claim):9.1f} {median(r.to_start):10.1f} /{percentile(r.to_start, 95):8.1f}"
             f"  {len(r.late):4}  {dict(r.statuses)} / {r.holes} / {loads}"
+        )
+    missed = [f"{r.setup.label} {r.missed_second}" for r in results if r.statuses["missed"]]
+    if missed:
+        print(
+            "  missed ticks that were a window's second tick (the one after its clock's first "
+            "step): " + ", ".join(missed)
         )
 
 
