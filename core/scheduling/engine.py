@@ -291,7 +291,11 @@ class Engine:
         running_elsewhere = False
         if status == Status.QUEUED and spec.exclusive:
             # A read only decides what to try: the skipped row takes the tick's key.
-            running_elsewhere = TaskRun.objects.running().filter(task=spec.name).exists()
+            # exclusive=True: the rows of the partial unique index, read through it
+            # (without it SQLite walks every past run of the task).
+            running_elsewhere = (
+                TaskRun.objects.running().filter(task=spec.name, exclusive=True).exists()
+            )
         run = self._new_row(spec, tick, attempt, trigger, status, on_tick=on_tick, args=args)
         try:
             if running_elsewhere:
@@ -361,7 +365,8 @@ class Engine:
         if self.executor.claim_status == Status.QUEUED:
             # Handed on: it stays queued for the worker. An exclusive task
             # running now keeps it waiting here (the worker would only send it back).
-            if run.exclusive and TaskRun.objects.running().filter(task=run.task).exists():
+            running = TaskRun.objects.running().filter(task=run.task, exclusive=True)
+            if run.exclusive and running.exists():
                 return Claimed(decision, None, ClaimResult.WAITING)
             won = waiting.update(executor=self.executor.name, dispatched_at=Now())
             if not won:
