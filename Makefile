@@ -30,7 +30,8 @@ lint: install
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
 
 # The quick benchmarks, on SQLite. The others (bench/clock.py, bench/prune.py,
-# bench/admin.py, bench/web.py) and the PostgreSQL variants are in the README.
+# bench/admin.py, bench/web.py, bench/executors.py: about 9 minutes) and the
+# PostgreSQL variants are in the README.
 bench: install
 	$(BIN)/python bench/scrape.py
 	$(BIN)/python bench/page.py

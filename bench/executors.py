@@ -13,10 +13,14 @@ file, or a database created and dropped on the PostgreSQL server given with
    under a real clock: ``fork`` (the clock forks each run) and ``celery`` (the
    clock claims and publishes; a worker wins ``queued -> running`` and forks the
    run). Lateness is ``started_at - scheduled_for``; ``started_at`` is stamped by
-   the run's child once its own connection is up, as in bench/clock.py. The first
-   run (the tick already under way when the clock starts) is left out. Also shown:
-   the claim (``created_at - tick``) and claim-to-start (``started_at -
-   created_at``).
+   the run's child once its own connection is up, as in bench/clock.py. The ticks
+   are taken in ``--windows`` (3) windows of 20, the set-ups in turn, each window
+   under a fresh clock (and workers), so that a change in the shared machine's
+   load falls on every set-up alike; each window's first run (the tick already
+   under way when its clock starts) is left out. Also shown: the claim
+   (``created_at - tick``), claim-to-start (``started_at - created_at``), and
+   missed ticks that were a window's second tick (see the README: a tick falling
+   due during a clock step is skipped).
 2. Makespan: ``--runs`` (100) runs of a task sleeping ``--sleep`` (1) s, all due
    at the same tick, from the tick to the last ``finished_at``. The 100 runs are
    100 declared tasks with the same schedule, each with its previous tick
@@ -31,21 +35,27 @@ file, or a database created and dropped on the PostgreSQL server given with
    (1,000,000) TaskRun rows of the same tasks (generated inside the database):
    dispatching side in this process (``Engine.step`` with the celery executor,
    publishing to the real broker, counted with ``CaptureQueriesContext``) for a
-   step with nothing due, 1 due and 10 due; worker side in a real worker process
+   step with nothing due, 1 due and 10 due (the worker paused meanwhile, so the
+   step's time is the dispatcher's own); worker side in a real worker process
    that executes those runs, counted with ``BENCH_QUERY_LOG``
    (bench/executors_settings.py) per process: the pool process (claim, record,
    notification) and the run's child (its start stamp; ``shell -c pass`` itself
    runs none). The steps are given their ``now`` (a tick an hour ago, then the
-   next ones) so that exactly the intended tasks are due.
+   next ones) so that exactly the intended tasks are due. SQL statements are
+   counted without transaction control (BEGIN/COMMIT), which the two counting
+   methods and the two databases see differently.
 
 Goals (issue 8): celery lateness median <= 2x fork's and p95 < 250 ms; makespan
 with 4 workers <= 0.3x that with 1; the same number of queries per run whatever
 the history size.
 
-It takes about 10 minutes with the defaults (most of it the celery x1 burst,
-~100 s, and the 4 x 60-s lateness runs). Every wait is bounded; every process it
-starts is in its own session and SIGKILLed with its children at the end, whatever
-happens.
+It takes about 9 minutes with the defaults on a quiet 2-core machine, 17-19 with
+``--rabbitmq`` on a busy one (most of it the 60 lateness ticks of each set-up and
+the celery x1 burst, ~105 s). Every wait is bounded. Every process it starts is in
+its own session and SIGKILLed with its children at the end, whatever happens
+(SIGTERM and SIGINT unwind through the same cleanup); if the benchmark itself is
+SIGKILLed, they die with it (PR_SET_PDEATHSIG), leaving only temporary files and
+the broker's bindings.
 
     .venv/bin/python bench/executors.py [--ticks 60] [--runs 100] [--workers 1,2,4] \
         [--rows 1000000] [--rabbitmq] [--postgres | --database-url URL]
@@ -55,10 +65,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,6 +105,7 @@ RUN_ID = uuid.uuid4().hex[:8]
 QUERY_ONE = ["q00"]
 QUERY_TEN = [f"q{i:02d}" for i in range(1, 11)]
 QUERY_PERIOD = 60
+PR_SET_PDEATHSIG = 1
 
 
 # --- processes ---------------------------------------------------------------------
@@ -110,6 +123,20 @@ class Proc:
 
     def alive(self) -> bool:
         return self.popen.poll() is None
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGINT: unwind (every ``finally`` stops what it started) and exit."""
+
+
+def on_signal(signum: int, frame: Any) -> None:
+    raise Stopped(f"stopped by {signal.Signals(signum).name}")
+
+
+def die_with_parent() -> None:
+    """In a started process, before its exec: be SIGKILLed when this benchmark dies, however."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
@@ -131,6 +158,7 @@ class Fleet:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         proc = Proc(name, kind, popen, log)
         self.started.append(proc)
@@ -197,11 +225,14 @@ class Fleet:
             try:
                 with Connection(url, connect_timeout=5) as conn:
                     channel = conn.channel()
-                    channel.queue_delete(queue)
                     if url.startswith("redis://"):
-                        client = channel.client
-                        client.delete(f"_kombu.binding.{queue}")
-                        client.delete(f"_kombu.binding_permanent.{queue}")
+                        # A fresh channel knows no bindings, so kombu's queue_delete would
+                        # leave the keys: the queue's list (and its priority lists), bindings.
+                        keys = [queue, *(f"{queue}\x06\x16{p}" for p in (3, 6, 9))]
+                        keys += [f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"]
+                        channel.client.delete(*keys)
+                    else:
+                        channel.queue_delete(queue)
             except Exception as exc:
                 print(f"  (could not delete queue {queue}: {exc})")
 
@@ -776,13 +807,18 @@ def goals(late: list[Lateness], spans: list[Makespan], blocks: list[QueryBlock])
 
 
 @contextlib.contextmanager
-def fleet_of(logdir: Path) -> Iterator[Fleet]:
+def fleet_of(logdir: Path, keep_logs: bool) -> Iterator[Fleet]:
+    """A fleet whose processes (SIGKILL), broker queues and logs go at the end, whatever happens."""
     fleet = Fleet(logdir)
     try:
         yield fleet
     finally:
         fleet.kill_all()
         fleet.delete_queues()
+        if keep_logs:
+            print(f"logs: {logdir}")
+        else:
+            shutil.rmtree(logdir, ignore_errors=True)
 
 
 def main() -> None:
@@ -820,6 +856,9 @@ def main() -> None:
             raise SystemExit(f"{name} is not running on 127.0.0.1:{BROKERS[name][1]}")
     setups = [Setup("fork")] + [Setup("celery", n, b) for b in brokers for n in workers]
 
+    # Also when started in the background (SIGINT ignored): both unwind through the cleanup.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     began = time.monotonic()
     logdir = Path(tempfile.mkdtemp(prefix="bench-executors-"))
     query_queue = f"bench-executors-{RUN_ID}-queries"
@@ -827,7 +866,10 @@ def main() -> None:
         n: {"command": "shell", "args": ["-c", "pass"], "every": QUERY_PERIOD}
         for n in QUERY_ONE + QUERY_TEN
     }
-    with throwaway_database(server, PG_BENCH_DB) as url, fleet_of(logdir) as fleet:
+    with (
+        throwaway_database(server, PG_BENCH_DB) as url,
+        fleet_of(logdir, args.keep_logs) as fleet,
+    ):
         env = bench_env(
             url,
             query_tasks,
@@ -873,12 +915,6 @@ def main() -> None:
             print_queries(blocks, connection.vendor)
         goals(late, spans, blocks)
         connection.close()
-    if not args.keep_logs:
-        for log in logdir.iterdir():
-            log.unlink()
-        logdir.rmdir()
-    else:
-        print(f"logs: {logdir}")
     print(f"total {time.monotonic() - began:.0f} s")
 
 
