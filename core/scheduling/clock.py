@@ -57,8 +57,9 @@ class Clock:
                 try:
                     close_old_connections()
                     self.supervisor.tend()
-                    self.engine.step(self.supervisor)
-                    wake_at = self._next_wake()
+                    since = timezone.now()
+                    self.engine.step(self.supervisor, since)
+                    wake_at = self._next_wake(since)
                     backoff = 1.0
                 except DatabaseError as exc:
                     self._database_down(exc, backoff)
@@ -84,9 +85,14 @@ class Clock:
         )
         connections.close_all()
 
-    def _next_wake(self) -> float:
+    def _next_wake(self, since: datetime) -> float:
+        """When to step next: the next tick after the step's own ``since``, not after now.
+
+        A tick that fell due while the step ran (a slow first publish, a slow
+        database) is then stepped at once instead of slept past.
+        """
         now = timezone.now()
-        wakeup = self.engine.next_wakeup(now)
+        wakeup = self.engine.next_wakeup(since)
         until_tick = (wakeup - now).total_seconds()
         if wakeup != self._announced:
             self._announced = wakeup
