@@ -28,10 +28,14 @@ user and system time over the run, from /proc), which the other jobs on a
 shared machine disturb far less. With ``--rounds N`` every pair is measured N
 times and the medians are printed.
 
+Users are scraped from the local SPOJ too: ``bench_many``, a generated user
+who solved 1,000 problems (every third by score), and ``kosaksi`` (the saved
+real page, 70 solved); ``/compare/bench_many/kosaksi/`` compares them.
+
 The goals (issue 9, "Fast, and cheap to serve"): the exports >= 0.5x the
-static file's requests/s; ``/``, ``/?q=prime`` and a problem page >= 0.5x
-``/healthz``; conditional requests answered 304 >= 0.8x ``/healthz``; no
-errors (``/trends/`` is measured, with no goal). An error is a socket error, an
+static file's requests/s; ``/``, ``/?q=prime``, a problem page and the user
+page >= 0.5x ``/healthz``; conditional requests answered 304 >= 0.8x ``/healthz``; no
+errors (``/trends/`` and the comparison are measured, with no goal). An error is a socket error, an
 answer that is not 2xx/3xx (wrk counts them), or, for the conditional requests,
 any answer but 304 (counted by a wrk Lua script; the ``/healthz`` run a 304 is
 compared with runs the same script, counting answers that are not 200, so both
@@ -75,6 +79,11 @@ from tests.support import is_postgres, throwaway_database  # noqa: E402
 STATIC_NAME = "bench/problems.json"
 SERVER_PID = [0]  # the web command's process group (started in a session of its own)
 PROBLEM = "/problems/TEST/"
+# A generated user who solved 1,000 problems (every third by score), served by the
+# local SPOJ and scraped like any user; the comparison is with the saved real page.
+USER_SOLVED = 1000
+USER = "/users/bench_many/"
+COMPARE = "/compare/bench_many/kosaksi/"
 
 # Counts the answers whose status is not the one expected (wrk only counts
 # those outside 2xx/3xx). Only used where bodies are empty: with a response()
@@ -113,11 +122,14 @@ TARGETS = [
     Target("/", "/", "healthz", 0.5),
     Target("/?q=prime", "/?q=prime", "healthz", 0.5),
     Target(PROBLEM, PROBLEM, "healthz", 0.5),
+    Target(USER, USER, "healthz", 0.5),
+    Target(COMPARE, COMPARE, "healthz"),
     Target("/trends/", "/trends/", "healthz"),
     Target("304 /", "/", "healthz", 0.8, conditional=True),
     Target("304 /?q=prime", "/?q=prime", "healthz", 0.8, conditional=True),
     Target("304 /problems.json", "/problems.json", "healthz", 0.8, conditional=True),
     Target(f"304 {PROBLEM}", PROBLEM, "healthz", 0.8, conditional=True),
+    Target(f"304 {USER}", USER, "healthz", 0.8, conditional=True),
 ]
 
 
@@ -271,7 +283,7 @@ def main() -> int:
         processes = ProcessSet(tmp_path)
         try:
             with throwaway_database(args.postgres, sqlite_dir=tmp_path) as database_url:
-                spoj_url = start_spoj_server(processes)
+                spoj_url = start_spoj_server(processes, f"bench_many:{USER_SOLVED}")
                 static_root = tmp_path / "static"
                 env = production_env(
                     DJANGO_SETTINGS_MODULE="tests.e2e_settings",
@@ -286,6 +298,13 @@ def main() -> int:
                 run_checked(read_procfile()["release"], env)
                 run_checked(manage("runtasks", "scrape_spoj", "--force"), env, timeout=600)
                 problems = query(database_url, "SELECT count(*) FROM core_problem")[0][0]
+                run_checked(manage("scrape_spoj_users", "bench_many", "kosaksi"), env, timeout=120)
+                solved = query(
+                    database_url,
+                    "SELECT count(*) FROM core_solvedproblem s JOIN core_spojuser u"
+                    " ON s.user_id = u.id WHERE u.handle = 'bench_many'",
+                )[0][0]
+                assert solved == USER_SOLVED, f"bench_many has {solved} solved problems"
 
                 # The static anchor: /problems.json's bytes, in STATIC_ROOT before
                 # gunicorn starts (WhiteNoise indexes the folder at start-up).
@@ -309,7 +328,7 @@ def main() -> int:
                 database = "PostgreSQL" if is_postgres(database_url) else "SQLite"
                 print(
                     f"spojscore web benchmark, {started_at:%Y-%m-%d %H:%M} UTC: "
-                    f"{problems} problems, "
+                    f"{problems} problems, a user with {solved:,} solved, "
                     f"{database}; gunicorn {args.workers} workers x 4 threads (gthread), "
                     f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s on 127.0.0.1; "
                     f"static file {len(export):,} bytes; {machine()}; "

@@ -220,12 +220,14 @@ def manage(*args: str) -> list[str]:
     return [sys.executable, str(ROOT / "manage.py"), *args]
 
 
-def start_spoj_server(processes: ProcessSet) -> str:
-    """Start the local SPOJ fixture server; return its base URL once it answers."""
+def start_spoj_server(processes: ProcessSet, *users: str) -> str:
+    """Start the local SPOJ fixture server; return its base URL once it answers.
+    ``users`` are generated users it serves too, as ``HANDLE:SOLVED``."""
     port = free_port()
     env = production_env()
+    extra = [arg for user in users for arg in ("--user", user)]
     server = processes.start(
-        "spoj", [sys.executable, "-m", "tests.spoj_server", "--port", str(port)], env
+        "spoj", [sys.executable, "-m", "tests.spoj_server", "--port", str(port), *extra], env
     )
     base_url = f"http://127.0.0.1:{port}"
 

@@ -920,6 +920,34 @@ def demo_users() -> list[FakeUser]:
 DEMO_HANDLES = ("kosaksi", "demo_ana", "demo_ben", "demo_chen")
 
 
+def generated_user(handle: str, solved: int) -> FakeUser:
+    """A user who solved ``solved`` problems of the list: every third by score, best
+    first (so the best unsolved list is spread across the whole table), for benchmarks."""
+    problems = _load_data_set()
+    users = {p.code: p.users for p in problems}
+    by_score = sorted(problems, key=lambda p: (p.users, p.code))  # score falls as users grow
+    codes = [p.code for p in by_score[::3][:solved]]
+    if len(codes) < solved:
+        raise ValueError(f"the list has only {len(by_score[::3])} problems for every third")
+    return FakeUser(
+        handle=handle,
+        name=f"{handle} (generated, {solved} solved)",
+        solved=tuple(codes),
+        world_rank=1000,
+        points=_points(codes, users),
+    )
+
+
+def _generated_user_arg(text: str) -> FakeUser:
+    handle, _, count = text.partition(":")
+    if not re.fullmatch(r"[a-z0-9_]{3,20}", handle) or not count.isdigit():
+        raise argparse.ArgumentTypeError(f"not HANDLE:SOLVED (e.g. many:1000): {text!r}")
+    try:
+        return generated_user(handle, int(count))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 @pytest.fixture
 def spoj_server(settings: Any) -> Iterator[SpojServer]:
     """A fake SPOJ on 127.0.0.1 serving the 3,971 problems of May 2025, fresh per test.
@@ -949,11 +977,21 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="print the codes of the problems demo_tags.json lists (for scripts/run.sh) and exit",
     )
+    parser.add_argument(
+        "--user",
+        type=_generated_user_arg,
+        action="append",
+        default=[],
+        metavar="HANDLE:SOLVED",
+        help="also serve a generated user who solved SOLVED problems (every third by score)",
+    )
     args = parser.parse_args(argv)
     if args.print_demo_handles or args.print_demo_codes:
         print(*(DEMO_HANDLES if args.print_demo_handles else demo_tags()))
         return
     server = SpojServer(port=args.port)
+    for user in args.user:
+        server.set_user(user)
     print(f"Fake SPOJ with {len(server.problems)} problems at {server.base_url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

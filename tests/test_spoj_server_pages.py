@@ -7,6 +7,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import requests
 
 from core.models import score_for
@@ -19,6 +20,7 @@ from tests.spoj_server import (
     data_set,
     demo_tags,
     demo_users,
+    generated_user,
 )
 
 
@@ -46,6 +48,32 @@ def test_the_demo_users_read_back_as_generated(spoj_server: SpojServer) -> None:
         assert profile.spoj_points == Decimal(f"{exact:.1f}")
     # One of them lists codes the 2025 list does not have; kosaksi's are all in it.
     assert {"OLDPROB", "NEWPROB"} <= set(demo_users()[1].solved) - set(users)
+
+
+def test_a_generated_user_solved_every_third_problem_by_score(spoj_server: SpojServer) -> None:
+    user = generated_user("bench_many", 1000)
+    spoj_server.set_user(user)
+
+    profile = parse_profile(get(spoj_server, "/users/bench_many/").text, "bench_many")
+    assert len(profile.solved) == len(set(profile.solved)) == 1000
+    by_score = sorted(data_set(), key=lambda p: (p.users, p.code))  # fewer users: more points
+    assert set(profile.solved) == {p.code for p in by_score[::3][:1000]}
+    assert by_score[0].code in profile.solved
+    assert by_score[1].code not in profile.solved
+    with pytest.raises(ValueError, match="only 1324 problems"):
+        generated_user("too_many", 1325)
+
+
+def test_its_command_line_refuses_a_bad_generated_user() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.spoj_server", "--user", "Bad-Handle:10"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+    assert result.returncode == 2
+    assert "not HANDLE:SOLVED (e.g. many:1000): 'Bad-Handle:10'" in result.stderr
 
 
 def test_an_unknown_handle_gets_the_site_without_a_profile(spoj_server: SpojServer) -> None:
