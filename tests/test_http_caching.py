@@ -453,6 +453,55 @@ def test_a_process_reuses_the_data_version_it_read_for_a_second(
         assert client.get("/problems.csv", headers={"If-None-Match": newer}).status_code == 200
 
 
+def test_a_process_reuses_a_users_and_a_problems_key_for_a_second(
+    client: Client, table, settings
+) -> None:
+    from core.models import SpojUser
+
+    settings.DATA_VERSION_MAX_AGE = 1.0
+    at = SCRAPED + timedelta(days=1)
+    user = SpojUser.objects.create(handle="ivan", first_seen=SCRAPED, fetched_at=SCRAPED)
+    with time_machine.travel(at, tick=False) as traveller:
+        etags = {url: client.get(url)["ETag"] for url in ("/users/ivan/", "/problems/TEST/")}
+        for url, etag in etags.items():
+            with queries() as done:
+                again = client.get(url, headers={"If-None-Match": etag})
+            assert (again.status_code, done.total) == (304, 0)  # neither version nor key
+        # A fetch of the user and of the problem's tags commit (neither writes a Scrape).
+        SpojUser.objects.filter(pk=user.pk).update(fetched_at=at, solved_count=3)
+        Problem.objects.filter(code="TEST").update(tags_fetched_at=at)
+        traveller.shift(0.9)
+        for url, etag in etags.items():
+            assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+        traveller.shift(0.1)  # a second after the keys were read: read again
+        for url, etag in etags.items():
+            fresh = client.get(url, headers={"If-None-Match": etag})
+            assert fresh.status_code == 200, url
+            assert fresh["ETag"] != etag
+        assert parse(fresh).select_one("title") is not None
+        newer = client.get("/users/ivan/")["ETag"]
+        traveller.shift(-10)  # a clock set back: the remembered read is not trusted
+        SpojUser.objects.filter(pk=user.pk).update(fetched_at=at + timedelta(hours=1))
+        assert client.get("/users/ivan/", headers={"If-None-Match": newer}).status_code == 200
+
+
+def test_recent_reads_keep_at_most_their_size_and_read_again_what_left(settings) -> None:
+    settings.DATA_VERSION_MAX_AGE = 60.0
+    reads: list[str] = []
+
+    def read(key: str) -> str:
+        reads.append(key)
+        return key.upper()
+
+    recent = caching.RecentReads[str, str](size=2)
+    assert [recent.get(k, read) for k in ("a", "b", "a", "c", "a", "b")] == list("ABACAB")
+    # "a" was read again before "c" came in, so "b" was the least recent and left.
+    assert reads == ["a", "b", "c", "b"]
+    settings.DATA_VERSION_MAX_AGE = 0.0
+    recent.get("a", read)
+    assert reads[-1] == "a"  # 0: every get reads
+
+
 def test_with_no_reuse_every_request_reads_the_version(client: Client, table, settings) -> None:
     settings.DATA_VERSION_MAX_AGE = 0.0
     etag = client.get("/problems.csv")["ETag"]

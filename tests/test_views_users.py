@@ -228,8 +228,45 @@ def test_the_page_costs_the_same_queries_for_10_and_1000_solved(client: Client, 
             response = client.get(f"/users/{handle}/", {"tag": ""})
         assert response.status_code == 200
         counts.append((len(done.version), len(done.data)))
-    assert counts[0] == counts[1] == (1, 6)
+    # The key (one indexed row), then to render: the user, the solved codes with
+    # their scores, the count and the page of unsolved, the history, the tag list.
+    assert counts[0] == counts[1] == (1, 7)
     assert many.solved.count() == 1000
+
+
+def test_a_304_and_a_stored_page_cost_one_indexed_row_beside_the_data_version(
+    client: Client, table: dict[str, Problem]
+) -> None:
+    make_user("ivan", ["AAA"])
+    make_user("judy", ["BBB"])
+    for url, rows in (("/users/ivan/", 1), ("/compare/ivan/judy/", 2), ("/problems/AAA/", 1)):
+        first = client.get(url)
+        assert first.status_code == 200
+        with queries() as stored:
+            assert client.get(url).content == first.content
+        with queries() as conditional:
+            assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+        for done in (stored, conditional):
+            assert len(done.data) == rows, (url, done.data)
+            assert all(" WHERE " in sql and "JOIN" not in sql for sql in done.data), done.data
+
+
+def test_a_user_deleted_between_the_key_and_the_render_is_a_404(
+    client: Client, table: dict[str, Problem], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.web import keys
+    from core.web.views import users
+
+    ivan = make_user("ivan", ["AAA"])
+    real = keys.user_keys
+
+    def then_deleted(*handles: str) -> dict[str, keys.UserKey]:
+        found = real(*handles)
+        SpojUser.objects.filter(pk=ivan.pk).delete()
+        return found
+
+    monkeypatch.setattr(users, "user_keys", then_deleted)
+    assert client.get("/users/ivan/").status_code == 404
 
 
 def test_compare_lists_both_only_a_only_b_with_points(

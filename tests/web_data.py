@@ -105,12 +105,13 @@ def load_spoj_problems(history_every: int = 0, history_points: int = 5) -> list[
 
 @pytest.fixture(autouse=True)
 def _empty_local_page_cache() -> None:
-    """Each test starts with this process's page cache and last data version
-    empty: on SQLite a rolled back test's scrape ids are handed out again, so a
-    page stored under one test's data version could otherwise be served to the
-    next. (The shared cache, a table, rolls back with each test's transaction.)"""
+    """Each test starts with this process's page cache and recent reads (the
+    data version, users' and problems' keys) empty: on SQLite a rolled back
+    test's scrape ids are handed out again, so a page stored under one test's
+    data version could otherwise be served to the next. (The shared cache, a
+    table, rolls back with each test's transaction.)"""
     local_pages.clear()
-    caching._last_read.clear()
+    caching.forget_recent_reads()
 
 
 def record_scrape(

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, wraps
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import django
 from django.conf import settings
@@ -64,6 +64,8 @@ from core.models import Scrape
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
+K = TypeVar("K")
+V = TypeVar("V")
 # Set as a whole (no response here has one yet): patch_cache_control() would parse
 # and rebuild it on every request, a tenth of a 304's time in the view.
 CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
@@ -113,35 +115,82 @@ def data_version(using: str = DEFAULT_DB_ALIAS) -> DataVersion:
     if row is None:
         return DataVersion(None, None, None, read_at)
     newest_id, finished_at, base_url = row
-    if isinstance(finished_at, str):  # SQLite hands datetimes back as text, in UTC
-        finished_at = parse_datetime(finished_at)
-    if finished_at is not None and timezone.is_naive(finished_at):
-        finished_at = timezone.make_aware(finished_at, UTC)
-    return DataVersion(newest_id, finished_at, base_url, read_at)
+    return DataVersion(newest_id, aware(finished_at), base_url, read_at)
+
+
+def aware(value: datetime | str | None) -> datetime | None:
+    """A datetime column read by hand-written SQL, as the ORM would give it."""
+    if isinstance(value, str):  # SQLite hands datetimes back as text, in UTC
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
+class RecentReads(Generic[K, V]):
+    """What reads from the database gave, reused by this process for up to
+    ``DATA_VERSION_MAX_AGE`` seconds (0: read every time).
+
+    So a busy process answers most requests (304s above all) without asking
+    the database anything, and a write shows on its pages at most that long (1
+    s by default) after it committed -- the pages' max-age is 60 s anyway. A
+    clock that went back means a fresh read. At most ``size`` keys, the least
+    recently used out first; entries are replaced, never mutated, so threads
+    may share them.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[K, tuple[datetime, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, read: Callable[[K], V]) -> V:
+        max_age = settings.DATA_VERSION_MAX_AGE
+        now = timezone.now()  # before the read: an entry is never younger than its data
+        if max_age > 0:
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is not None:
+                    self._entries.move_to_end(key)
+            if entry is not None and 0 <= (now - entry[0]).total_seconds() < max_age:
+                return entry[1]
+        value = read(key)
+        if max_age > 0:
+            with self._lock:
+                self._entries[key] = (now, value)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_all_recent_reads: list[RecentReads[Any, Any]] = []
+
+
+def recent_reads(size: int) -> RecentReads[Any, Any]:
+    """A new ``RecentReads``, emptied with the others by ``forget_recent_reads``."""
+    reads: RecentReads[Any, Any] = RecentReads(size)
+    _all_recent_reads.append(reads)
+    return reads
+
+
+def forget_recent_reads() -> None:
+    """Empty every ``RecentReads`` of this process (tests: a rolled back test's ids come back)."""
+    for reads in _all_recent_reads:
+        reads.clear()
 
 
 # The last data version each database alias gave this process.
-_last_read: dict[str, DataVersion] = {}
+_versions: RecentReads[str, DataVersion] = recent_reads(size=8)
 
 
 def current_version(using: str = DEFAULT_DB_ALIAS) -> DataVersion:
-    """The data version, read at most once every ``DATA_VERSION_MAX_AGE`` seconds.
-
-    So a busy process answers most requests (304s above all) without asking
-    the database anything, and a scrape shows on its pages at most that long
-    (1 s by default) after it committed -- the pages' max-age is 60 s anyway.
-    A clock that went back means a fresh read. The reference is replaced, never
-    mutated, so threads may share it.
-    """
-    max_age = settings.DATA_VERSION_MAX_AGE
-    last = _last_read.get(using)
-    if last is not None and max_age > 0:
-        age = (timezone.now() - last.read_at).total_seconds()
-        if 0 <= age < max_age:
-            return last
-    version = data_version(using)
-    _last_read[using] = version
-    return version
+    """The data version, read at most once every ``DATA_VERSION_MAX_AGE`` seconds."""
+    return _versions.get(using, data_version)
 
 
 @cache

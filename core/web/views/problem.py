@@ -14,6 +14,7 @@ from core.models import Problem
 from core.web.caching import DataVersion, cached_page
 from core.web.chart import HistoryPoint, score_chart
 from core.web.exports import problem_url
+from core.web.keys import problem_tags_fetched
 from core.web.views.score_table import latest
 
 
@@ -24,7 +25,7 @@ def to_upper_case(request: HttpRequest, code: str) -> HttpResponsePermanentRedir
 
 def _params(request: HttpRequest, version: DataVersion, code: str) -> Mapping[str, Any]:
     # Tags change without a scrape: the page is also as of its problem's last tag fetch.
-    fetched = Problem.objects.filter(code=code).values_list("tags_fetched_at", flat=True).first()
+    fetched = problem_tags_fetched(code)
     return {"code": code, "tags": fetched.isoformat() if fetched else ""}
 
 

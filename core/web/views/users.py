@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
@@ -28,6 +28,7 @@ from core.web import lookup
 from core.web.caching import DataVersion, cached_page
 from core.web.chart import HistoryPoint, score_chart
 from core.web.exports import export_rows
+from core.web.keys import UserKey, user_keys
 from core.web.table import (
     DEFAULT_SORT,
     NO_FILTERS,
@@ -59,11 +60,11 @@ def _spoj_profile_url(handle: str) -> str:
 # --- /users/<handle>/ -------------------------------------------------------------------
 
 
-def _user_params(request: HttpRequest, version: DataVersion, user: SpojUser) -> Mapping[str, Any]:
+def _user_params(request: HttpRequest, version: DataVersion, key: UserKey) -> Mapping[str, Any]:
     query, sort, filters = table_params(request)
     return {
-        "user": user.pk,
-        "fetched_at": user.fetched_at.isoformat(),
+        "user": key.pk,
+        "fetched_at": key.fetched_at.isoformat(),
         "q": query,
         "sort": sort.param,
         **filters.params(),
@@ -95,8 +96,17 @@ def _points_chart(user: SpojUser) -> tuple[list[HistoryPoint], Any]:
     return history, score_chart(history, until=user.fetched_at, describe=describe)
 
 
+def _load(key: UserKey) -> SpojUser:
+    """The user behind ``key``, to render its page (gone since: a 404)."""
+    user = SpojUser.objects.filter(pk=key.pk).first()
+    if user is None:
+        raise Http404(f"no user {key.handle}")
+    return user
+
+
 @cached_page("user_detail", _user_params, modified=_user_modified)
-def _user_page(request: HttpRequest, version: DataVersion, user: SpojUser) -> HttpResponse:
+def _user_page(request: HttpRequest, version: DataVersion, key: UserKey) -> HttpResponse:
+    user = _load(key)
     query, sort, filters = table_params(request)
     solved = solved_of(user)
     without = solved_by(user)
@@ -188,14 +198,15 @@ def user_detail(request: HttpRequest, handle: str) -> HttpResponseBase:
             reverse("user_detail", kwargs={"handle": stored})
             + (f"?{request.GET.urlencode()}" if request.GET else "")
         )
-    user = SpojUser.objects.filter(handle=stored).first()
-    if user is None:
+    key = user_keys(stored).get(stored)
+    if key is None:
         return _missing(request, stored)
-    return _user_page(request, user=user)
+    return _user_page(request, key=key)
 
 
 @cached_page("user_json", _user_params, modified=_user_modified)
-def _user_json(request: HttpRequest, version: DataVersion, user: SpojUser) -> HttpResponse:
+def _user_json(request: HttpRequest, version: DataVersion, key: UserKey) -> HttpResponse:
+    user = _load(key)
     query, sort, filters = table_params(request)
     solved = solved_of(user)
     unsolved = list(export_rows(ranked_problems(query, sort, filters, solved_by(user))))
@@ -221,8 +232,8 @@ def _user_json(request: HttpRequest, version: DataVersion, user: SpojUser) -> Ht
 
 def user_json(request: HttpRequest, handle: str) -> HttpResponseBase:
     stored = _stored_handle(handle)
-    user = SpojUser.objects.filter(handle=stored).first() if stored == handle else None
-    if user is None:
+    key = user_keys(stored).get(stored) if stored is not None and stored == handle else None
+    if key is None:
         response = HttpResponse(
             json.dumps({"error": "unknown user", "handle": handle}).encode(),
             content_type="application/json",
@@ -230,7 +241,7 @@ def user_json(request: HttpRequest, handle: str) -> HttpResponseBase:
         )
         response["Cache-Control"] = "no-store"
         return response
-    return _user_json(request, user=user)
+    return _user_json(request, key=key)
 
 
 # --- /users/ ----------------------------------------------------------------------------
@@ -286,13 +297,13 @@ def user_lookup(request: HttpRequest) -> HttpResponse:
 
 
 def _compare_params(
-    request: HttpRequest, version: DataVersion, a: SpojUser, b: SpojUser
+    request: HttpRequest, version: DataVersion, a_key: UserKey, b_key: UserKey
 ) -> Mapping[str, Any]:
     return {
-        "a": a.pk,
-        "b": b.pk,
-        "a_fetched": a.fetched_at.isoformat(),
-        "b_fetched": b.fetched_at.isoformat(),
+        "a": a_key.pk,
+        "b": b_key.pk,
+        "a_fetched": a_key.fetched_at.isoformat(),
+        "b_fetched": b_key.fetched_at.isoformat(),
     }
 
 
@@ -304,8 +315,9 @@ def _compare_modified(version: DataVersion, params: Mapping[str, Any]) -> dateti
 
 @cached_page("compare", _compare_params, modified=_compare_modified)
 def _compare_page(
-    request: HttpRequest, version: DataVersion, a: SpojUser, b: SpojUser
+    request: HttpRequest, version: DataVersion, a_key: UserKey, b_key: UserKey
 ) -> HttpResponse:
+    a, b = _load(a_key), _load(b_key)
     solved_a, solved_b = solved_of(a), solved_of(b)
     comparison = compare(solved_a, solved_b)
     sections = [
@@ -341,11 +353,11 @@ def compare_users(request: HttpRequest, a: str, b: str) -> HttpResponseBase:
         return HttpResponsePermanentRedirect(
             reverse("compare_users", kwargs={"a": handles[0], "b": handles[1]})
         )
-    users = {u.handle: u for u in SpojUser.objects.filter(Q(handle=a) | Q(handle=b))}
+    users = user_keys(a, b)
     missing = [h for h in (a, b) if h not in users]
     if missing:
         return _compare_missing(request, missing)
-    return _compare_page(request, a=users[a], b=users[b])
+    return _compare_page(request, a_key=users[a], b_key=users[b])
 
 
 def _compare_missing(request: HttpRequest, handles: list[str]) -> HttpResponse:
