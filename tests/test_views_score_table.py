@@ -244,23 +244,25 @@ def test_ranks_are_right_on_every_page_of_a_sorted_search(
         {"sort": "-acceptance", "q": "a", "page": "3"},
     ],
 )
-def test_the_table_is_rendered_from_two_queries_whatever_the_page(
+def test_the_table_is_rendered_from_three_queries_whatever_the_page(
     client: Client, spoj_table: list[Problem], params: dict
 ) -> None:
-    # The data version, then count and one page of rows: never one per row.
+    # The data version and the tags version, then count, one page of rows and
+    # the tag filter's choices: never one per row.
     with queries() as first:
         assert client.get("/", params).status_code == 200
-    assert (len(first.version), len(first.data)) == (1, 2)
-    # Asked again, the page comes from the cache: the data version only.
+    assert (len(first.version), len(first.tags), len(first.data)) == (1, 1, 3)
+    # Asked again, the page comes from the cache: the two versions only.
     with queries() as again, templates_rendered() as rendered:
         assert client.get("/", params).status_code == 200
-    assert (again.total, rendered) == (1, [])
+    assert (len(again.version), len(again.tags), again.total, rendered) == (1, 1, 2, [])
 
 
-def test_the_table_is_rendered_from_two_queries_when_empty(client: Client, db: None) -> None:
+def test_the_table_is_rendered_from_three_queries_when_empty(client: Client, db: None) -> None:
     with queries() as done:
         assert client.get("/").status_code == 200
-    assert (len(done.version), len(done.data), done.cache) == (1, 2, [])  # nothing cached yet
+    # Nothing scraped yet: no key, so no tags version; nothing cached yet.
+    assert (len(done.version), len(done.data), done.cache) == (1, 3, [])
 
 
 # --- last update and empty state ----------------------------------------------------

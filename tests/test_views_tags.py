@@ -78,7 +78,7 @@ def test_sort_links_pager_and_form_keep_the_tag(client: Client, db: None) -> Non
     }
     for link in page.select("table.scores thead a"):
         assert parse_qs(urlsplit(link["href"]).query)["tag"] == ["odd"]
-    assert page.select_one("form.search input[name=tag]")["value"] == "odd"
+    assert page.select_one("form.search select[name=tag] option[selected]")["value"] == "odd"
     second = client.get("/" + next_href)
     expected_codes = [p.code for p in score_order(odd) if p.users >= 3]
     assert len(expected_codes) == 124
@@ -157,3 +157,70 @@ def test_problem_page_etag_follows_its_tags(
     assert [a.get_text() for a in parse(again).select("p.tags a.tag")] == [
         "Dynamic <b>Programming</b>"
     ]
+
+
+def tag_options(response: object) -> list[tuple[str, str, bool]]:
+    """(value, text, selected) of the tag filter's options; [] without one."""
+    select = parse(response).select_one("form.search select[name=tag]")
+    if select is None:
+        return []
+    return [(o["value"], o.get_text(), o.has_attr("selected")) for o in select.select("option")]
+
+
+ANY = ("", "any tag", False)
+DP = ("dp", "Dynamic <b>Programming</b>", False)
+GRAPH = ("graph-theory", "Graph & theory", False)
+
+
+def test_the_tag_filter_offers_the_tags_of_active_problems_by_name(
+    client: Client, tagged: dict[str, list[Problem]]
+) -> None:
+    response = client.get("/")
+    # "unused" has no problem, so it is not offered; names are escaped, not markup.
+    assert tag_options(response) == [ANY, DP, GRAPH]
+    assert "<b>Programming" not in response.content.decode()
+    assert tag_options(client.get("/", {"tag": "graph-theory"})) == [
+        ANY,
+        DP,
+        ("graph-theory", "Graph & theory", True),
+    ]
+    # A tag no problem on the table has is kept selected, and said so.
+    assert tag_options(client.get("/", {"tag": "unused"}))[-1] == (
+        "unused",
+        "Unused (no problem on the table has it)",
+        True,
+    )
+    assert tag_options(client.get("/", {"tag": "nosuch"}))[-1] == (
+        "nosuch",
+        "nosuch (no problem on the table has it)",
+        True,
+    )
+
+
+def test_submitting_the_form_with_a_tag_filters_the_table(
+    client: Client, tagged: dict[str, list[Problem]]
+) -> None:
+    form = parse(client.get("/", {"min_users": "6"})).select_one("form.search")
+    fields = {i["name"]: i.get("value", "") for i in form.select("input[name]")}
+    fields["tag"] = "dp"  # the visitor picks a tag and presses Search
+    response = client.get(form["action"], {k: v for k, v in fields.items() if v})
+    assert codes(response) == ["ALPHA", "DELTA"]
+    assert tag_options(response)[1] == ("dp", "Dynamic <b>Programming</b>", True)
+
+
+def test_no_tags_no_tag_filter(client: Client, db: None) -> None:
+    Problem.objects.bulk_create([make_problem("AAA", "A", 1)])
+    record_scrape(timezone.now(), 1)
+    assert tag_options(client.get("/")) == []
+
+
+def test_a_tag_scrape_changes_the_choices_of_an_untagged_table(
+    client: Client, tagged: dict[str, list[Problem]]
+) -> None:
+    first = client.get("/")
+    bravo = Problem.objects.get(code="BRAVO")
+    bravo.tags.add(Tag.objects.create(slug="ad-hoc", name="Ad hoc"))
+    Problem.objects.filter(pk=bravo.pk).update(tags_fetched_at=timezone.now() + timedelta(1))
+    again = client.get("/", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 200
+    assert tag_options(again) == [ANY, ("ad-hoc", "Ad hoc", False), DP, GRAPH]

@@ -117,6 +117,12 @@ def test_the_tag_filter_and_links_keep_the_parameters(
     assert export.startswith("/users/carol.json?")
     data = json.loads(client.get(export).content)
     assert [row["code"] for row in data["unsolved"]] == ["FFF", "CCC"]
+    # The same tag filter as the score table's, with the tag selected; the
+    # form submits to the user's page.
+    form = page.select_one("form.search")
+    assert form["action"] == ""
+    chosen = form.select("select[name=tag] option[selected]")
+    assert [(o["value"], o.get_text()) for o in chosen] == [("math", "Math & <Co>")]
 
 
 def test_the_unsolved_list_pages_and_keeps_filters(client: Client, db: None) -> None:
@@ -228,9 +234,10 @@ def test_the_page_costs_the_same_queries_for_10_and_1000_solved(client: Client, 
             response = client.get(f"/users/{handle}/", {"tag": ""})
         assert response.status_code == 200
         counts.append((len(done.version), len(done.data)))
-    # The key (one indexed row), then to render: the user, the solved codes with
-    # their scores, the count and the page of unsolved, the history, the tag list.
-    assert counts[0] == counts[1] == (1, 7)
+    # The key (one indexed row), then to render: the user, the solved codes,
+    # their problems' scores, the count and the page of unsolved, the history,
+    # the tag filter's choices.
+    assert counts[0] == counts[1] == (1, 8)
     assert many.solved.count() == 1000
 
 

@@ -180,16 +180,18 @@ _TRANSACTION = re.compile(r"^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT|
 @dataclass
 class Queries:
     """The statements of some requests, by purpose: the data version (the newest
-    scrape, read first by every cached page), the page cache's table (and the
-    savepoints its writes open), and the data the page is rendered from."""
+    scrape, read first by every cached page), the tags version (the newest tag
+    fetch, in the key of every page with a tag filter), the page cache's table
+    (and the savepoints its writes open), and the data the page is rendered from."""
 
     version: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
     cache: list[str] = field(default_factory=list)
     data: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return len(self.version) + len(self.cache) + len(self.data)
+        return len(self.version) + len(self.tags) + len(self.cache) + len(self.data)
 
 
 @contextmanager
@@ -203,6 +205,8 @@ def queries() -> Iterator[Queries]:
             found.cache.append(sql)
         elif "core_scrape" in sql and "SELECT (SELECT MAX(" in sql:
             found.version.append(sql)
+        elif sql.startswith('SELECT MAX("tags_fetched_at") FROM "core_problem"'):
+            found.tags.append(sql)
         else:
             found.data.append(sql)
 

@@ -71,9 +71,19 @@ def _read_tags_fetched(code: str) -> datetime | None:
     return None if row is None else aware(row[0])
 
 
+def _read_tags_version(_: None) -> str:
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    sql = f"SELECT MAX({quote('tags_fetched_at')}) FROM {quote(Problem._meta.db_table)}"  # noqa: S608
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(sql)
+        newest = aware(cursor.fetchone()[0])
+    return newest.isoformat() if newest else ""
+
+
 # Bounded: a crawler walking every handle and code must not grow a process.
 _users: RecentReads[str, UserKey | None] = recent_reads(size=4096)
 _tags_fetched: RecentReads[str, datetime | None] = recent_reads(size=4096)
+_tags_version: RecentReads[None, str] = recent_reads(size=1)
 
 
 def user_keys(*handles: str) -> dict[str, UserKey]:
@@ -85,3 +95,12 @@ def user_keys(*handles: str) -> dict[str, UserKey]:
 def problem_tags_fetched(code: str) -> datetime | None:
     """When the tags of problem ``code`` were last fetched; None if never, or no such problem."""
     return _tags_fetched.get(code, _read_tags_fetched)
+
+
+def tags_version() -> str:
+    """When tags last changed: the newest ``tags_fetched_at`` (one query).
+
+    ``scrape_spoj_tags`` writes no ``Scrape`` row, so a page that shows tags
+    (the tag filter's choices, a problem's tags) adds this to its key.
+    """
+    return _tags_version.get(None, _read_tags_version)

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from django.db.models import Exists, F, Max, OrderBy, OuterRef, Q, QuerySet, Window
+from django.db.models import Exists, F, OrderBy, OuterRef, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from core.models import Problem, Tag
@@ -240,24 +240,27 @@ class PageWindow:
         return self.number < self.num_pages
 
 
-def tag_choices() -> list[tuple[str, str]]:
-    """``(slug, name)`` of every tag some active problem has, by name (one query)."""
-    return list(
+@dataclass(frozen=True, slots=True)
+class TagOption:
+    slug: str
+    label: str
+    selected: bool
+
+
+def tag_options(selected: str, selected_name: str | None) -> list[TagOption]:
+    """The tag filter's choices: every tag some active problem has, by name (one
+    query), and the selected one if it is not among them (kept, and said so)."""
+    choices = (
         Tag.objects.filter(problems__active=True)
         .distinct()
         .order_by("name", "slug")
         .values_list("slug", "name")
     )
-
-
-def tags_version() -> str:
-    """When tags last changed: the newest ``tags_fetched_at`` (one query).
-
-    ``scrape_spoj_tags`` writes no ``Scrape`` row, so a page that shows tags or
-    filters by one adds this to its cache key and ETag.
-    """
-    newest = Problem.objects.aggregate(newest=Max("tags_fetched_at"))["newest"]
-    return newest.isoformat() if newest else ""
+    options = [TagOption(slug, name, slug == selected) for slug, name in choices]
+    if selected and not any(option.selected for option in options):
+        label = f"{selected_name or selected} (no problem on the table has it)"
+        options.append(TagOption(selected, label, True))
+    return options
 
 
 def tag_name(slug: str) -> str | None:

@@ -16,7 +16,8 @@ from django.http import HttpRequest, HttpResponse
 
 from core.web.caching import DataVersion, cached_page
 from core.web.exports import csv_lines, json_chunks
-from core.web.table import ranked_problems, tags_version
+from core.web.keys import tags_version
+from core.web.table import ranked_problems
 from core.web.views.params import table_params
 from core.web.views.score_table import latest
 

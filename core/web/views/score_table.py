@@ -15,6 +15,7 @@ from django.urls import reverse
 from core.models import Problem
 from core.web.caching import DataVersion, cached_page
 from core.web.exports import problem_url
+from core.web.keys import tags_version
 from core.web.table import (
     DEFAULT_SORT,
     NO_FILTERS,
@@ -25,7 +26,7 @@ from core.web.table import (
     active_problems,
     ranked_problems,
     tag_name,
-    tags_version,
+    tag_options,
 )
 from core.web.views.params import table_params
 
@@ -158,8 +159,9 @@ def _params(request: HttpRequest, version: DataVersion) -> Mapping[str, Any]:
         **filters.params(),
         "page": _page_key(request.GET.get("page")),
         "age": age,
-        # Tags change without a scrape: a tag's table is also as of the last tag change.
-        "tags": tags_version() if filters.tag else "",
+        # Tags change without a scrape: the tag filter's choices (and a tag's
+        # table) are also as of the last tag change.
+        "tags": tags_version(),
     }
 
 
@@ -178,8 +180,9 @@ def latest(moment: datetime, *others: str | None) -> datetime:
 @cached_page("score_table", _params, modified=_modified)
 def score_table(request: HttpRequest, version: DataVersion) -> HttpResponse:
     query, sort, filters = table_params(request)
-    # Two queries whatever the page: count, one page of rows (the last scrape
-    # is the data version, read before).
+    # Four queries whatever the page: count, one page of rows, the tag filter's
+    # choices and the selected tag's name (the last scrape is the data version,
+    # read before).
     page = PageWindow.parse(request.GET.get("page"), active_problems(query, filters).count())
     problems = ranked_problems(query, sort, filters).only(*ROW_FIELDS)
     rows = _table_rows(list(problems[page.offset : page.offset + page.size]))
@@ -210,8 +213,18 @@ def score_table(request: HttpRequest, version: DataVersion) -> HttpResponse:
         "age": shown_age(source.finished_at, version.read_at)[0] if source else "",
         "export_query": f"?{export_params}" if export_params else "",
         "clear_href": _query_string("", sort, NO_FILTERS),
-        "tag_name": tag_name(filters.tag),
-        "untag_href": _query_string(query, sort, replace(filters, tag="")),
+        **_tag_context(query, sort, filters),
         "sorted_by_default": sort.param == DEFAULT_SORT,
+        "form_action": reverse("score_table"),
     }
     return render(request, "core/score_table.html", context)
+
+
+def _tag_context(query: str, sort: Sort, filters: Filters) -> dict[str, Any]:
+    """The tag filter's part of a table page's context (two queries)."""
+    name = tag_name(filters.tag)
+    return {
+        "tag_name": name,
+        "tag_options": tag_options(filters.tag, name),
+        "untag_href": _query_string(query, sort, replace(filters, tag="")),
+    }

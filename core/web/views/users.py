@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +27,7 @@ from core.web import lookup
 from core.web.caching import DataVersion, cached_page
 from core.web.chart import HistoryPoint, score_chart
 from core.web.exports import export_rows
-from core.web.keys import UserKey, user_keys
+from core.web.keys import UserKey, tags_version, user_keys
 from core.web.table import (
     DEFAULT_SORT,
     NO_FILTERS,
@@ -36,8 +35,6 @@ from core.web.table import (
     PageWindow,
     active_problems,
     ranked_problems,
-    tag_name,
-    tags_version,
 )
 from core.web.users import compare, format_points, solved_by, solved_of
 from core.web.views.params import table_params
@@ -46,6 +43,7 @@ from core.web.views.score_table import (
     _page_key,
     _query_string,
     _table_rows,
+    _tag_context,
     latest,
 )
 
@@ -69,7 +67,7 @@ def _user_params(request: HttpRequest, version: DataVersion, key: UserKey) -> Ma
         "sort": sort.param,
         **filters.params(),
         "page": _page_key(request.GET.get("page")),
-        "tags": tags_version() if filters.tag else "",
+        "tags": tags_version(),  # the tag filter's choices
     }
 
 
@@ -153,9 +151,9 @@ def _user_page(request: HttpRequest, version: DataVersion, key: UserKey) -> Http
         "next_href": _query_string(query, sort, filters, page.number + 1),
         "export_query": f"?{export_params}" if export_params else "",
         "clear_href": _query_string("", sort, NO_FILTERS),
-        "tag_name": tag_name(filters.tag),
-        "untag_href": _query_string(query, sort, replace(filters, tag="")),
+        **_tag_context(query, sort, filters),
         "sorted_by_default": sort.param == DEFAULT_SORT,
+        "form_action": "",
         "last_update": version.finished_at,
     }
     return render(request, "core/user_detail.html", context)
