@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.test import Client
 
 from core.models import SolvedProblem, SpojUser, SpojUserHistory
 from core.spoj.users import UNTRACK_AFTER
 from tests.processes import Processes
 from tests.spoj_server import SpojServer
 from tests.test_scrape_spoj_users import ana, fails, fetch, solved, user_dump
+from tests.web_data import parse, record_scrape
 
 pytestmark = pytest.mark.django_db
 
@@ -290,6 +292,59 @@ def test_verbosity_0_still_reports_the_missing_user(gone: SpojServer) -> None:
 
     assert out.getvalue() == ""
     assert "still missing since" in err.getvalue()
+
+
+# --- the user's page and the admin ----------------------------------------------------------
+
+
+def test_the_user_page_says_since_when_spoj_has_had_no_such_user(
+    gone: SpojServer, client: Client
+) -> None:
+    record_scrape(T0 - timedelta(days=3), 0)  # a data version: the page is cached
+    before = client.get("/users/ana_b/")
+    assert before.status_code == 200
+    assert parse(before).select_one("#missing-notice") is None
+    assert "no such user" not in before.content.decode()
+
+    first_miss()
+    response = client.get("/users/ana_b/")
+
+    assert response.status_code == 200
+    assert response["ETag"] != before["ETag"]
+    assert (
+        '<p class="notice" id="missing-notice">SPOJ has had no such user since '
+        '<time datetime="2026-03-02T12:00:00+00:00">2026-03-02 12:00 UTC</time>; this is the '
+        'profile as last seen on <time datetime="2026-03-01T12:00:00+00:00">2026-03-01 12:00 '
+        "UTC</time>.</p>"
+    ) in response.content.decode()
+    assert parse(response).select_one("#solved-count").get_text() == "3"
+
+    gone.set_user(ana(world_rank=4990))
+    with at(T0 + timedelta(days=1)):
+        fetch("ana_b")
+    assert parse(client.get("/users/ana_b/")).select_one("#missing-notice") is None
+
+
+def test_the_admin_lists_and_filters_by_missing_since(
+    gone: SpojServer, superuser_client: Client
+) -> None:
+    first_miss()
+
+    page = parse(superuser_client.get("/admin/core/spojuser/"))
+    rows = {
+        row.select_one("th.field-handle, td.field-handle").get_text(strip=True): row
+        for row in page.select("#result_list tbody tr")
+    }
+    assert rows["ana_b"].select_one("td.field-missing_since").get_text(strip=True) != "-"
+    assert "2026" in rows["ana_b"].select_one("td.field-missing_since").get_text()
+    assert rows["kosaksi"].select_one("td.field-missing_since").get_text(strip=True) == "-"
+    missing = parse(superuser_client.get("/admin/core/spojuser/?missing_since__isnull=False"))
+    handles = [
+        cell.get_text(strip=True) for cell in missing.select("#result_list tbody .field-handle")
+    ]
+    assert handles == ["ana_b"]
+    change = parse(superuser_client.get(f"/admin/core/spojuser/{ana_b().pk}/change/"))
+    assert change.select_one("input[name=missing_since]") is None  # read-only
 
 
 # --- a real manage.py process ----------------------------------------------------------------
