@@ -126,6 +126,11 @@ class SpojUser(models.Model):
     fetched_at = models.DateTimeField()
     # Tracked users are refreshed by the periodic scrape_spoj_users (without handles).
     tracked = models.BooleanField(default=True)
+    # When SPOJ first said it has no such user (a 404, or its page without a
+    # profile) for this stored user; null while SPOJ has it. Cleared by the
+    # next successful fetch. The profile stays as last seen; once missing for
+    # ``core.spoj.users.UNTRACK_AFTER`` the refresh stops tracking the user.
+    missing_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["handle"]

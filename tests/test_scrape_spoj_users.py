@@ -360,25 +360,8 @@ def test_a_maintenance_page_changes_nothing(stored: SpojServer) -> None:
     )
 
 
-def test_a_handle_spoj_no_longer_knows_changes_nothing(stored: SpojServer) -> None:
-    stored.remove_user("kosaksi")
-
-    reason = fails_for_kosaksi(stored)
-
-    assert reason == (
-        f"{stored.base_url}/users/kosaksi/ (HTTP 200): no such SPOJ user "
-        "(the page says 'User kosaksi There is no user with this handle.')"
-    )
-    assert SpojUser.objects.get(handle="kosaksi").tracked  # still there, still tracked
-
-
-def test_a_404_is_no_such_user(stored: SpojServer) -> None:
-    stored.fail(status=404, times=None, path="/users/kosaksi/")
-
-    assert (
-        fails_for_kosaksi(stored)
-        == f"{stored.base_url}/users/kosaksi/ (HTTP 404): no such SPOJ user"
-    )
+# A stored user SPOJ no longer knows (its "no such user" page, or a 404) keeps its
+# profile but is marked missing: tests/test_scrape_spoj_users_gone.py.
 
 
 def test_someone_elses_profile_changes_nothing(stored: SpojServer) -> None:

@@ -30,11 +30,13 @@ class SpojUserAdmin(admin.ModelAdmin):
         "spoj_points",
         "solved_count",
         "tracked",
+        "missing_since",
         "fetched_at",
         "page",
     )
     list_editable = ("tracked",)
-    list_filter = ("tracked",)
+    # missing_since: Django's date filter, with "No date" / "Has date" for a nullable field.
+    list_filter = ("tracked", "missing_since")
     search_fields = ("=handle",)
     ordering = ("handle",)
     list_per_page = 100
@@ -47,6 +49,7 @@ class SpojUserAdmin(admin.ModelAdmin):
         "first_seen",
         "fetched_at",
         "tracked",
+        "missing_since",
     )
     readonly_fields = (
         "handle",
@@ -56,6 +59,7 @@ class SpojUserAdmin(admin.ModelAdmin):
         "solved_count",
         "first_seen",
         "fetched_at",
+        "missing_since",
     )
 
     @admin.display(description="page")

@@ -33,6 +33,7 @@ class UserKey:
     pk: int
     handle: str
     fetched_at: datetime
+    missing_since: datetime | None  # when SPOJ began to say it has no such user
 
 
 @cache
@@ -57,13 +58,14 @@ def _one_row(sql: str, value: str) -> tuple[Any, ...] | None:
 
 
 def _read_user(handle: str) -> UserKey | None:
-    row = _one_row(_select(SpojUser, ("id", "handle", "fetched_at"), "handle"), handle)
+    fields = ("id", "handle", "fetched_at", "missing_since")
+    row = _one_row(_select(SpojUser, fields, "handle"), handle)
     if row is None:
         return None
-    pk, stored, fetched_at = row
+    pk, stored, fetched_at, missing_since = row
     at = aware(fetched_at)
     assert at is not None  # the column is NOT NULL
-    return UserKey(pk, stored, at)
+    return UserKey(pk, stored, at, aware(missing_since))
 
 
 def _read_tags_fetched(code: str) -> datetime | None:

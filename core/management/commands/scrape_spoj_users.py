@@ -6,23 +6,38 @@ user that fails (no such user, a page that does not read, SPOJ failing) is left
 exactly as it was and the others still go on; the command then exits non-zero,
 one line per failure and a last line counting them. A new handle becomes a
 tracked user.
+
+A stored user SPOJ says it has no such user for keeps its profile as last seen
+and gets ``missing_since``: the first such answer is a failure of the run, later
+ones only a line on stderr, and after ``UNTRACK_AFTER`` the user is untracked
+(a line says how to track it again), so a deleted account does not fail every
+refresh for ever. A handle never stored is a plain failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
+from django.utils import timezone
 
 from core.management.commands.scrape_spoj import http_url, non_negative_seconds
 from core.models import SpojUser
 from core.spoj.http import client_from_settings
 from core.spoj.profile import normalize_handle
-from core.spoj.users import UserFetchError, fetch_profile, save_profile
+from core.spoj.users import (
+    UNTRACK_AFTER,
+    MissingUser,
+    UserFetchError,
+    fetch_profile,
+    mark_missing,
+    save_profile,
+)
 
 
 def spoj_handle(value: str) -> str:
@@ -30,6 +45,35 @@ def spoj_handle(value: str) -> str:
         return normalize_handle(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def moment(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def missing_line(missing: MissingUser, reason: str) -> str:
+    """The stderr line for a stored user SPOJ has no such user for."""
+    handle, since = missing.user.handle, moment(missing.since)
+    if missing.first:
+        if not missing.user.tracked:
+            return f"{handle} failed, profile kept as last seen: {reason}; it is not tracked"
+        return (
+            f"{handle} failed, profile kept as last seen: {reason}; it will be untracked "
+            f"after {UNTRACK_AFTER.days} days (on {moment(missing.untrack_on)}) "
+            "if it stays missing"
+        )
+    if missing.untracked:
+        return (
+            f"{handle}: {reason}; missing since {since}: untracked, the refresh no longer "
+            f"fetches it; to track it again: manage.py scrape_spoj_users {handle}"
+        )
+    if not missing.user.tracked:
+        return f"{handle}: {reason}; missing since {since}, not tracked; profile kept as last seen"
+    return (
+        f"{handle}: {reason}; still missing since {since}; untracked on "
+        f"{moment(missing.untrack_on)} if it stays so (not counted as a failure: "
+        "the first miss was)"
+    )
 
 
 class Command(BaseCommand):
@@ -85,17 +129,33 @@ class Command(BaseCommand):
                     self.stdout.write("No tracked users: name the handles to fetch.")
                 return
         clock = time.monotonic()
-        new = changed = unchanged = 0
+        new = changed = unchanged = missing = untracked = 0
         failures: list[str] = []
         with client_from_settings(delay) as client:
             for number, handle in enumerate(wanted, start=1):
                 if verbosity >= 1:
                     self.stdout.write(f"user {number} of {len(wanted)}: {handle}")
+                # One moment per fetch: what it stores and how long a user has been missing.
+                now = timezone.now()
                 try:
-                    profile = fetch_profile(client, base_url, handle)
+                    try:
+                        profile = fetch_profile(client, base_url, handle)
+                    except UserFetchError as exc:
+                        gone = mark_missing(handle, now) if exc.unknown else None
+                        if gone is None:
+                            raise
+                        # Out first, as for a failure below.
+                        self.stdout.flush()
+                        self.stderr.write(missing_line(gone, " ".join(str(exc).split())))
+                        if gone.first:
+                            failures.append(handle)
+                        else:
+                            missing += 1
+                            untracked += gone.untracked
+                        continue
                     # The transaction is rolled back on an error, so the
                     # connection is fit for the next user.
-                    saved = save_profile(profile)
+                    saved = save_profile(profile, now)
                 except (UserFetchError, DatabaseError) as exc:
                     failures.append(handle)
                     # Out first, so the failure follows its progress line in a merged log.
@@ -119,12 +179,19 @@ class Command(BaseCommand):
                         f"  {handle}: {len(profile.solved)} solved "
                         f"(+{saved.added} -{saved.removed}), {rank}"
                     )
+                    if saved.returned:
+                        self.stdout.write(f"  {handle}: on SPOJ again, no longer missing; tracked")
         seconds = time.monotonic() - clock
-        done = len(wanted) - len(failures)
+        done = len(wanted) - len(failures) - missing
         if verbosity >= 1:
+            still = ""
+            if missing:
+                still = f", {missing} still missing" + (
+                    f" ({untracked} untracked)" if untracked else ""
+                )
             self.stdout.write(
                 f"Fetched {done} of {len(wanted)} users in {seconds:.1f} s: {new} new, "
-                f"{changed} changed, {unchanged} unchanged, {len(failures)} failed."
+                f"{changed} changed, {unchanged} unchanged, {len(failures)} failed{still}."
             )
         if failures:
             self.stdout.flush()

@@ -63,6 +63,8 @@ def _user_params(request: HttpRequest, version: DataVersion, key: UserKey) -> Ma
     return {
         "user": key.pk,
         "fetched_at": key.fetched_at.isoformat(),
+        # The page says since when SPOJ has had no such user; a miss changes only this.
+        "missing_since": key.missing_since.isoformat() if key.missing_since else "",
         "q": query,
         "sort": sort.param,
         **filters.params(),
@@ -74,7 +76,9 @@ def _user_params(request: HttpRequest, version: DataVersion, key: UserKey) -> Ma
 def _user_modified(version: DataVersion, params: Mapping[str, Any]) -> datetime | None:
     if version.finished_at is None:
         return None
-    return latest(version.finished_at, params["fetched_at"], params["tags"])
+    return latest(
+        version.finished_at, params["fetched_at"], params["missing_since"], params["tags"]
+    )
 
 
 def _points_chart(user: SpojUser) -> tuple[list[HistoryPoint], Any]:
