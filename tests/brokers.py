@@ -66,7 +66,7 @@ def purge(url: str, queue: str) -> int:
             return 0
 
 
-@pytest.fixture(params=["redis", "rabbitmq"])
+@pytest.fixture(params=["redis", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
 def broker(request: pytest.FixtureRequest) -> dict[str, str]:
     """Each broker in turn: the environment a clock and its workers share (own queue)."""
     url = require_broker(request.param)

@@ -7,6 +7,8 @@ import pytest
 
 from tests.heroku_e2e import ROOT, read_procfile
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 SCHEMA_PATH = ROOT / "tests" / "fixtures" / "heroku" / "app.json.schema.json"
 
 

@@ -11,6 +11,8 @@ from types import ModuleType
 
 import pytest
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "apscheduler_lateness.py"
 
 

@@ -45,7 +45,7 @@ STALE_AFTER = float(FAST_TIMINGS["SCHEDULED_TASKS_STALE_AFTER"])
     ("broker_name", "victim_processes"),
     [
         ("redis", "whole session"),
-        ("rabbitmq", "whole session"),
+        pytest.param("rabbitmq", "whole session", marks=pytest.mark.rabbitmq),
         # The kernel's part (PR_SET_PDEATHSIG) does not depend on the broker.
         ("redis", "main process only"),
     ],

@@ -10,6 +10,8 @@ import pytest
 from core.models import score_for
 from core.web.chart import Chart, HistoryPoint, score_chart
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
 from django.test import override_settings
 
@@ -18,6 +19,8 @@ from core.models import Trigger
 from core.scheduling.clock import Clock
 from core.scheduling.config import get_tasks
 from core.scheduling.engine import Engine
+
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
 
 TICK = datetime(2026, 5, 1, 12, 0, 7, tzinfo=UTC)
 

@@ -17,6 +17,8 @@ import pytest
 
 from core.scheduling.config import TaskSpec, parse_task
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 NY, LONDON, LORD_HOWE = "America/New_York", "Europe/London", "Australia/Lord_Howe"
 
 

@@ -3,9 +3,12 @@
 import subprocess
 import sys
 
+import pytest
 from django.core.management import get_commands
 
 from tests.heroku_e2e import BIN, ROOT, production_env, read_procfile
+
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
 
 
 def test_the_procfile_declares_web_clock_worker_and_release_in_lowercase():

@@ -9,6 +9,8 @@ import pytest
 
 from tests.heroku_e2e import ROOT
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 # Patterns are assembled from pieces so this file does not match itself.
 BEGIN = "-----" + "BEGIN"
 PATTERNS = {

@@ -8,6 +8,8 @@ import pytest
 
 from tests.heroku_e2e import ROOT, free_port, production_env
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

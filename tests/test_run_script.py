@@ -14,6 +14,8 @@ import pytest
 
 from tests.support import free_port
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -11,6 +11,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from spojscore.env import read_dotenv
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

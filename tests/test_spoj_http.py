@@ -11,6 +11,8 @@ from core.spoj.http import USER_AGENT, SpojClient, SpojError
 from core.spoj.listing import page_url
 from tests.spoj_server import SpojServer, data_set
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 # Double-encoded at the source (UTF-8 read as Latin-1), and served so.
 HUFFMAN = "Huffman\u00c2\u00b4s Greed"
 

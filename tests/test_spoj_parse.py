@@ -28,6 +28,8 @@ from tests.spoj_server import (
     truncated,
 )
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 
 def by_code(code: str) -> FixtureProblem:
     return next(p for p in data_set() if p.code == code)

@@ -13,6 +13,8 @@ from tests.spoj_server import (
     truncated,
 )
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 YODANESS_TAGS = ("graph-theory", "number-theory", "shortest-path", "sorting", "tree", "bitmasks")
 
 

@@ -27,6 +27,8 @@ from tests.spoj_server import (
     truncated,
 )
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 # The 70 codes of the saved page, in its order (7 a row), as the page's own
 # source (a course exercise) lists them.
 KOSAKSI_SOLVED = [

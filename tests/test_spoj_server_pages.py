@@ -23,6 +23,8 @@ from tests.spoj_server import (
     generated_user,
 )
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 
 def get(server: SpojServer, path: str) -> requests.Response:
     return requests.get(server.base_url + path, timeout=5)

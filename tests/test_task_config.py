@@ -17,6 +17,8 @@ from core.scheduling.config import (
     parse_task,
 )
 
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
+
 
 def errors_for(entry, name="job"):
     with override_settings(SCHEDULED_TASKS={name: entry}):

@@ -34,7 +34,11 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
+import pytest
+
 from core.scheduling.config import TaskSpec, parse_task
+
+pytestmark = pytest.mark.any_database  # see tests/conftest.py
 
 FROM, UNTIL = datetime(2025, 1, 1, tzinfo=UTC), datetime(2031, 1, 1, tzinfo=UTC)
 SAMPLE = timedelta(days=7)
