@@ -23,7 +23,11 @@ from tests.brokers import PrivateRedis, celery_env, purge
 from tests.processes import Processes, read_records, record_task
 from tests.support import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.database_server,
+    pytest.mark.django_db(transaction=True),
+]
 
 OUTAGE = 20  # seconds
 

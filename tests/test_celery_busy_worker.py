@@ -23,7 +23,11 @@ from tests.brokers import RECEIVED_LINE, host_pid, worker_of
 from tests.processes import Processes, read_records, record_task, started_run
 from tests.support import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.database_server,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def test_runs_sent_while_a_worker_is_busy_start_at_once_on_the_idle_one(

@@ -34,7 +34,11 @@ from tests.brokers import RECEIVED_LINE, host_pid, publish_from_test, signal_ses
 from tests.processes import Proc, Processes, read_records, record_task
 from tests.support import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.database_server,
+    pytest.mark.django_db(transaction=True),
+]
 
 WINDOW = 40  # seconds of ticks
 FIRE_OFFSETS = "0,0.003"  # one runtasks at each tick, one 3 ms after it

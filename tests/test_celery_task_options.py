@@ -30,7 +30,11 @@ from tests.processes import (
 )
 from tests.support import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.database_server,
+    pytest.mark.django_db(transaction=True),
+]
 
 NEVER = "0 0 1 1 *"  # a yearly tick: runs only when asked for
 

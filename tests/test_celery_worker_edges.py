@@ -26,7 +26,7 @@ from core.scheduling.engine import Engine
 from core.scheduling.executors.celery import CeleryExecutor
 from core.scheduling.supervisor import Supervisor
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.database_server, pytest.mark.django_db(transaction=True)]
 
 ENTRY = {"command": "check", "every": 3600}
 

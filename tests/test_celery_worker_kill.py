@@ -36,7 +36,11 @@ from tests.processes import (
 )
 from tests.support import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.database_server,
+    pytest.mark.django_db(transaction=True),
+]
 
 STALE_AFTER = float(FAST_TIMINGS["SCHEDULED_TASKS_STALE_AFTER"])
 
