@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.processes import session_members
-from tests.support import free_port, unavailable, wait_for
+from tests.support import unavailable, wait_for
 
 REDIS_URL = "redis://127.0.0.1:6379/7"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
@@ -99,7 +99,14 @@ class PrivateRedis:
         if binary is None:
             unavailable("redis-server is not installed (apt-get install redis-server)")
         self.binary = binary
-        self.port = free_port()
+        # The port stays ours while the server is down: a socket bound to it (with
+        # SO_REUSEADDR, never listening, as redis-server binds with it too) keeps
+        # the kernel from handing it to another test's free_port() -- whose own
+        # server this test's clients would then reach, "sending" into the outage.
+        self._hold = socket.socket()
+        self._hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._hold.bind(("127.0.0.1", 0))
+        self.port = int(self._hold.getsockname()[1])
         self.workdir = workdir
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"redis://127.0.0.1:{self.port}/0"
@@ -126,6 +133,10 @@ class PrivateRedis:
         )
         wait_for(lambda: listening(self.port), timeout=10, what=f"redis on port {self.port}")
 
+    def release(self) -> None:
+        """Give the port back (once the test is done with the server)."""
+        self._hold.close()
+
     def stop(self) -> None:
         """Stop the server at once (its messages are gone: it keeps nothing on disk)."""
         if self.proc is not None and self.proc.poll() is None:
@@ -140,11 +151,12 @@ class PrivateRedis:
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()
+        server.release()
 
 
 def worker_argv(concurrency: int, name: str, *extra: str) -> list[str]:

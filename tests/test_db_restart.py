@@ -9,7 +9,8 @@ its outcome in memory and writes it when the database returns, so it ends
 
 The server is private to this test (initdb into a temporary directory, a free
 port): the shared server other tests use is never touched. This test needs only
-the PostgreSQL binaries, so it runs in both passes of the suite.
+the PostgreSQL binaries, not the pass's database, so the two-pass run
+(scripts/test.sh) runs it once, in the SQLite pass.
 
 It runs the server as the ``postgres`` user through ``runuser``, which needs
 root: as another user it is skipped, saying so. As root (as CI runs), missing
@@ -38,7 +39,7 @@ import pytest
 from tests.processes import Processes
 from tests.support import free_port, unavailable, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.any_database]
 
 PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 

@@ -111,3 +111,22 @@ def test_a_missing_requirement_fails_the_test_under_ci(monkeypatch) -> None:
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match=r"no chromium.*CI=true"):
         unavailable("no chromium")
+
+
+def test_a_stopped_private_redis_keeps_its_port_from_other_tests(tmp_path: Path) -> None:
+    from tests.brokers import PrivateRedis, listening
+
+    server = PrivateRedis(tmp_path)
+    try:
+        server.start()
+        server.stop()
+        assert not listening(server.port)
+        # Nothing else may take the port meanwhile (so free_port() never hands it
+        # to another test, whose server this test's clients would then reach).
+        with socket.socket() as other, pytest.raises(OSError, match="Address already in use"):
+            other.bind(("127.0.0.1", server.port))
+        server.start()
+        assert listening(server.port)
+    finally:
+        server.stop()
+        server.release()
