@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -179,12 +180,29 @@ def latest(moment: datetime, *others: str | None) -> datetime:
 
 @cached_page("score_table", _params, modified=_modified)
 def score_table(request: HttpRequest, version: DataVersion) -> HttpResponse:
+    source = _data_source(version)
+    context: dict[str, Any] = {
+        **table_context(request, reverse("score_table")),
+        "source": source,
+        "age": shown_age(source.finished_at, version.read_at)[0] if source else "",
+    }
+    return render(request, "core/score_table.html", context)
+
+
+def table_context(
+    request: HttpRequest, form_action: str, without: Q | None = None
+) -> dict[str, Any]:
+    """The context of a problem table ("/", and a user's best unsolved: ``without``
+    their solved problems): its page of rows, header links, pager, filter form.
+
+    Four queries whatever the page: count, one page of rows, the tag filter's
+    choices and the selected tag's name (the data version is read before).
+    """
     query, sort, filters = table_params(request)
-    # Four queries whatever the page: count, one page of rows, the tag filter's
-    # choices and the selected tag's name (the last scrape is the data version,
-    # read before).
-    page = PageWindow.parse(request.GET.get("page"), active_problems(query, filters).count())
-    problems = ranked_problems(query, sort, filters).only(*ROW_FIELDS)
+    page = PageWindow.parse(
+        request.GET.get("page"), active_problems(query, filters, without).count()
+    )
+    problems = ranked_problems(query, sort, filters, without).only(*ROW_FIELDS)
     rows = _table_rows(list(problems[page.offset : page.offset + page.size]))
     columns = [
         {
@@ -199,8 +217,8 @@ def score_table(request: HttpRequest, version: DataVersion) -> HttpResponse:
         for key, label, numeric in COLUMNS
     ]
     export_params = _query_string(query, sort, filters).removeprefix("?")
-    source = _data_source(version)
-    context: dict[str, Any] = {
+    name = tag_name(filters.tag)
+    return {
         "rows": rows,
         "columns": columns,
         "query": query,
@@ -209,22 +227,11 @@ def score_table(request: HttpRequest, version: DataVersion) -> HttpResponse:
         "filters": filters,
         "previous_href": _query_string(query, sort, filters, page.number - 1),
         "next_href": _query_string(query, sort, filters, page.number + 1),
-        "source": source,
-        "age": shown_age(source.finished_at, version.read_at)[0] if source else "",
         "export_query": f"?{export_params}" if export_params else "",
         "clear_href": _query_string("", sort, NO_FILTERS),
-        **_tag_context(query, sort, filters),
-        "sorted_by_default": sort.param == DEFAULT_SORT,
-        "form_action": reverse("score_table"),
-    }
-    return render(request, "core/score_table.html", context)
-
-
-def _tag_context(query: str, sort: Sort, filters: Filters) -> dict[str, Any]:
-    """The tag filter's part of a table page's context (two queries)."""
-    name = tag_name(filters.tag)
-    return {
         "tag_name": name,
         "tag_options": tag_options(filters.tag, name),
         "untag_href": _query_string(query, sort, replace(filters, tag="")),
+        "sorted_by_default": sort.param == DEFAULT_SORT,
+        "form_action": form_action,
     }

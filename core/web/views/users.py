@@ -29,23 +29,11 @@ from core.web.chart import HistoryPoint, score_chart
 from core.web.exports import export_rows
 from core.web.keys import UserKey, tags_version, user_keys
 from core.web.table import (
-    DEFAULT_SORT,
-    NO_FILTERS,
-    ROW_FIELDS,
-    PageWindow,
-    active_problems,
     ranked_problems,
 )
 from core.web.users import compare, format_points, solved_by, solved_of
 from core.web.views.params import table_params
-from core.web.views.score_table import (
-    COLUMNS,
-    _page_key,
-    _query_string,
-    _table_rows,
-    _tag_context,
-    latest,
-)
+from core.web.views.score_table import _page_key, latest, table_context
 
 # Known users listed on /users/, most solved first.
 KNOWN_SHOWN = 50
@@ -109,28 +97,8 @@ def _load(key: UserKey) -> SpojUser:
 @cached_page("user_detail", _user_params, modified=_user_modified)
 def _user_page(request: HttpRequest, version: DataVersion, key: UserKey) -> HttpResponse:
     user = _load(key)
-    query, sort, filters = table_params(request)
     solved = solved_of(user)
-    without = solved_by(user)
-    page = PageWindow.parse(
-        request.GET.get("page"), active_problems(query, filters, without).count()
-    )
-    problems = ranked_problems(query, sort, filters, without).only(*ROW_FIELDS)
-    rows = _table_rows(list(problems[page.offset : page.offset + page.size]))
     history, chart = _points_chart(user)
-    columns = [
-        {
-            "key": key,
-            "label": label,
-            "numeric": numeric,
-            "href": _query_string(query, sort.toggled_for(key), filters),
-            "aria_sort": (
-                ("descending" if sort.descending else "ascending") if key == sort.key else ""
-            ),
-        }
-        for key, label, numeric in COLUMNS
-    ]
-    export_params = _query_string(query, sort, filters).removeprefix("?")
     context: dict[str, Any] = {
         "spoj_user": user,
         "points": format_points(solved.points),
@@ -145,19 +113,7 @@ def _user_page(request: HttpRequest, version: DataVersion, key: UserKey) -> Http
             f"{len(history)} recorded change{'' if len(history) == 1 else 's'} of the points "
             "SPOJ's profile showed."
         ),
-        "rows": rows,
-        "columns": columns,
-        "query": query,
-        "sort": sort,
-        "page": page,
-        "filters": filters,
-        "previous_href": _query_string(query, sort, filters, page.number - 1),
-        "next_href": _query_string(query, sort, filters, page.number + 1),
-        "export_query": f"?{export_params}" if export_params else "",
-        "clear_href": _query_string("", sort, NO_FILTERS),
-        **_tag_context(query, sort, filters),
-        "sorted_by_default": sort.param == DEFAULT_SORT,
-        "form_action": "",
+        **table_context(request, "", without=solved_by(user)),
         "last_update": version.finished_at,
     }
     return render(request, "core/user_detail.html", context)
