@@ -10,6 +10,7 @@ talk real HTTP to the fake SPOJ.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from typing import Any
@@ -323,6 +324,24 @@ def test_the_user_page_says_since_when_spoj_has_had_no_such_user(
     with at(T0 + timedelta(days=1)):
         fetch("ana_b")
     assert parse(client.get("/users/ana_b/")).select_one("#missing-notice") is None
+
+
+def test_the_user_json_says_since_when_spoj_has_had_no_such_user(
+    gone: SpojServer, client: Client
+) -> None:
+    record_scrape(T0 - timedelta(days=3), 0)
+    assert json.loads(client.get("/users/ana_b.json").content)["missing_since"] is None
+
+    first_miss()
+    data = json.loads(client.get("/users/ana_b.json").content)
+    assert data["missing_since"] == "2026-03-02T12:00:00+00:00"
+    assert data["fetched_at"] == "2026-03-01T12:00:00+00:00"
+    assert data["solved_count"] == 3
+
+    gone.set_user(ana(world_rank=4990))
+    with at(T0 + timedelta(days=1)):
+        fetch("ana_b")
+    assert json.loads(client.get("/users/ana_b.json").content)["missing_since"] is None
 
 
 def test_the_admin_lists_and_filters_by_missing_since(

@@ -176,6 +176,7 @@ def _user_json(request: HttpRequest, version: DataVersion, key: UserKey) -> Http
         "spoj_points": None if user.spoj_points is None else float(user.spoj_points),
         "solved_count": user.solved_count,
         "fetched_at": user.fetched_at.isoformat(),
+        "missing_since": user.missing_since.isoformat() if user.missing_since else None,
         "last_scrape": version.finished_at.isoformat() if version.finished_at else None,
         "solved": [
             {"code": e.code, "score": e.score, "in_table": e.in_table} for e in solved.entries
