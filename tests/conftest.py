@@ -54,7 +54,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     # The tests that start processes and wait on real time first (a stable sort):
-    # pytest-xdist hands tests out in this order, so the long ones do not start last
-    # and leave one worker running alone at the end.
+    # pytest-xdist hands tests out in this order (one at a time with
+    # --maxschedchunk=1, as scripts/test.sh runs it), so the long ones do not start
+    # last and leave one worker running alone at the end.
     kept.sort(key=lambda item: not any(item.get_closest_marker(m) for m in ("slow", "e2e")))
     items[:] = kept
