@@ -7,7 +7,6 @@ leaves the database as it was.
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from typing import Any
@@ -16,42 +15,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from core.models import Problem, Scrape
-from core.spoj.http import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_TIMEOUT, SpojClient, SpojError
+from core.management.spoj_arguments import add_source_arguments, positive_int
+from core.models import Problem
+from core.spoj.http import SpojError, client_from_settings
 from core.spoj.listing import PAGE_SIZE, ListingError, read_listing
 from core.spoj.store import ShrinkRefused, save_scrape
 
 DEFAULT_MAX_PAGES = 200  # 10,000 problems; SPOJ listed 3,971 in 2025
-
-
-def non_negative_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not math.isfinite(seconds) or seconds < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {value}")
-    return seconds
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return number
-
-
-def http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError(f"{value!r} is not an http:// or https:// URL")
-    url = value.rstrip("/")
-    max_length = Scrape._meta.get_field("base_url").max_length or 0
-    if len(url) > max_length:
-        raise argparse.ArgumentTypeError(f"longer than {max_length} characters")
-    return url
 
 
 class Command(BaseCommand):
@@ -61,19 +31,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--base-url",
-            type=http_url,
-            default=None,
-            help="where SPOJ lives (default: settings.SPOJ_BASE_URL)",
-        )
-        parser.add_argument(
-            "--delay",
-            type=non_negative_seconds,
-            default=None,
-            help="seconds between page requests (default: settings.SPOJ_REQUEST_DELAY); "
-            "0 only for a local server",
-        )
+        add_source_arguments(parser, "page requests")
         parser.add_argument(
             "--max-pages",
             type=positive_int,
@@ -98,7 +56,6 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         base_url = base_url or settings.SPOJ_BASE_URL
-        delay = settings.SPOJ_REQUEST_DELAY if delay is None else delay
         started_at = timezone.now()
         clock = time.monotonic()
         # The page count is not known before the empty last page; last time's
@@ -114,13 +71,7 @@ class Command(BaseCommand):
                     about = max(expected_pages, number)
                     self.stdout.write(f"page {number} of about {about}: {url}")
 
-        client = SpojClient(
-            delay=delay,
-            # Test and operator knobs; not part of the documented settings.
-            timeout=getattr(settings, "SPOJ_TIMEOUT", DEFAULT_TIMEOUT),
-            retries=getattr(settings, "SPOJ_RETRIES", DEFAULT_RETRIES),
-            backoff=getattr(settings, "SPOJ_BACKOFF", DEFAULT_BACKOFF),
-        )
+        client = client_from_settings(delay)
         try:
             with client:
                 listing = read_listing(client, base_url, max_pages, progress)

@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from core.management.commands.scrape_spoj import http_url, non_negative_seconds, positive_int
+from core.management.spoj_arguments import add_source_arguments, positive_int
 from core.models import Problem
 from core.spoj import tags as tag_store
 from core.spoj.http import client_from_settings
@@ -57,19 +57,7 @@ class Command(BaseCommand):
             default=None,
             help="read at most N problem pages (default: every active problem)",
         )
-        parser.add_argument(
-            "--delay",
-            type=non_negative_seconds,
-            default=None,
-            help="seconds between requests (default: settings.SPOJ_REQUEST_DELAY); "
-            "0 only for a local server",
-        )
-        parser.add_argument(
-            "--base-url",
-            type=http_url,
-            default=None,
-            help="where SPOJ lives (default: settings.SPOJ_BASE_URL)",
-        )
+        add_source_arguments(parser)
 
     def handle(
         self,

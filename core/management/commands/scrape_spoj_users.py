@@ -26,7 +26,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from django.utils import timezone
 
-from core.management.commands.scrape_spoj import http_url, non_negative_seconds
+from core.management.spoj_arguments import add_source_arguments
 from core.models import SpojUser
 from core.spoj.http import client_from_settings
 from core.spoj.profile import normalize_handle
@@ -91,19 +91,7 @@ class Command(BaseCommand):
             help="SPOJ handles (lower-cased; new ones become tracked users); "
             "none: every tracked user",
         )
-        parser.add_argument(
-            "--delay",
-            type=non_negative_seconds,
-            default=None,
-            help="seconds between requests (default: settings.SPOJ_REQUEST_DELAY); "
-            "0 only for a local server",
-        )
-        parser.add_argument(
-            "--base-url",
-            type=http_url,
-            default=None,
-            help="where SPOJ lives (default: settings.SPOJ_BASE_URL)",
-        )
+        add_source_arguments(parser)
 
     def handle(
         self,
