@@ -105,24 +105,20 @@ def child_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", help="a PostgreSQL URL (default: a temp SQLite file)")
-    parser.add_argument("--rounds", type=int, default=3, help="fresh databases to run (3)")
-    parser.add_argument("--round", dest="child", metavar="BASE_URL", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(run_round(args.child)))
-        return
-
-    name = database_name(args.database_url) if args.database_url else None
+def run_rounds(
+    script: str, database_url: str | None, count: int
+) -> tuple[list[dict[str, Any]], str]:
+    """Run ``script --round BASE_URL`` ``count`` times, each in its own process on a fresh
+    database, against one fake SPOJ; the JSON line each round printed last, and the
+    fake's URL. (Also used by bench/users_tags.py.)"""
+    name = database_name(database_url) if database_url else None
     server, base_url = start_fake_spoj()
     rounds: list[dict[str, Any]] = []
     try:
-        for _ in range(args.rounds):
-            with throwaway_database(args.database_url, name) as url:
+        for _ in range(count):
+            with throwaway_database(database_url, name) as url:
                 output = subprocess.run(
-                    [sys.executable, __file__, "--round", base_url],
+                    [sys.executable, script, "--round", base_url],
                     cwd=ROOT,
                     env=child_env(url),
                     check=True,
@@ -133,6 +129,20 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    return rounds, base_url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="a PostgreSQL URL (default: a temp SQLite file)")
+    parser.add_argument("--rounds", type=int, default=3, help="fresh databases to run (3)")
+    parser.add_argument("--round", dest="child", metavar="BASE_URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_round(args.child)))
+        return
+
+    rounds, base_url = run_rounds(__file__, args.database_url, args.rounds)
 
     report(rounds, base_url, args.database_url)
 

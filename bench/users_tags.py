@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -36,9 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scrape import child_env, start_fake_spoj  # noqa: E402 - bench/scrape.py, beside this file
-
-from tests.support import database_name, throwaway_database  # noqa: E402
+from scrape import run_rounds  # noqa: E402 - bench/scrape.py, beside this file
 
 HANDLES = ["kosaksi", "demo_ana", "demo_ben", "demo_chen"]
 
@@ -93,24 +90,7 @@ def main() -> None:
         print(json.dumps(run_round(args.child)))
         return
 
-    name = database_name(args.database_url) if args.database_url else None
-    server, base_url = start_fake_spoj()
-    rounds: list[dict[str, Any]] = []
-    try:
-        for _ in range(args.rounds):
-            with throwaway_database(args.database_url, name) as url:
-                output = subprocess.run(
-                    [sys.executable, __file__, "--round", base_url],
-                    cwd=ROOT,
-                    env=child_env(url),
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout
-            rounds.append(json.loads(output.strip().splitlines()[-1]))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    rounds, _ = run_rounds(__file__, args.database_url, args.rounds)
 
     first = rounds[0]
     load = os.getloadavg()[0]

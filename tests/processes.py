@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,7 +26,10 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
+from core.models import Status, TaskRun, Trigger
+from core.scheduling.config import TaskSpec
 from tests.support import wait_for
 
 # Short timings for the processes: heartbeats, stale runs, polls and graces in seconds.
@@ -105,6 +109,25 @@ def record_task(path: Path, **options: Any) -> dict[str, Any]:
         if options.pop(flag, False):
             args.append("--" + flag.replace("_", "-"))
     return {"command": "record_run", "args": args, **options}
+
+
+def latest_tick(spec: TaskSpec) -> datetime:
+    """The latest tick of ``spec`` now (its interval must be 3 s or less)."""
+    now = timezone.now()
+    return spec.ticks_between(now - timedelta(seconds=3), now)[-1]
+
+
+def seed_last_run(task: str, tick: datetime) -> TaskRun:
+    """A clock run of ``task`` that succeeded at ``tick``: clocks started now go on from
+    there rather than catch up on the ticks of the starting deadline."""
+    return TaskRun.objects.create(
+        task=task,
+        scheduled_for=tick,
+        trigger=Trigger.CLOCK,
+        status=Status.SUCCEEDED,
+        started_at=tick,
+        finished_at=tick,
+    )
 
 
 @dataclass

@@ -11,16 +11,15 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
-from core.models import Status, TaskRun, Trigger
+from core.models import Status, TaskRun
 from core.scheduling.config import parse_task
 from tests.brokers import PrivateRedis, celery_env, purge
-from tests.processes import Processes, read_records, record_task
+from tests.processes import Processes, latest_tick, read_records, record_task, seed_last_run
 from tests.support import wait_for
 
 pytestmark = [
@@ -40,19 +39,8 @@ def test_ticks_due_while_the_broker_is_down_are_each_sent_and_executed_once_when
     tasks = {"every2": entry}
     spec = parse_task("every2", entry, "UTC")
 
-    def latest_tick() -> datetime:
-        now = timezone.now()
-        return spec.ticks_between(now - timedelta(seconds=3), now)[-1]
-
-    seed = latest_tick()
-    TaskRun.objects.create(
-        task="every2",
-        scheduled_for=seed,
-        trigger=Trigger.CLOCK,
-        status=Status.SUCCEEDED,
-        started_at=seed,
-        finished_at=seed,
-    )
+    seed = latest_tick(spec)
+    seed_last_run("every2", seed)
     rows = TaskRun.objects.filter(task="every2", scheduled_for__gt=seed)
     worker = processes.worker(tasks, broker, concurrency=2)
     clock = processes.clock(tasks, **broker)
@@ -86,7 +74,7 @@ def test_ticks_due_while_the_broker_is_down_are_each_sent_and_executed_once_when
     def caught_up() -> bool:
         if not 0.5 < time.time() % 2 < 1.5:
             return False
-        return rows.filter(scheduled_for=latest_tick(), status=Status.SUCCEEDED).exists() and (
+        return rows.filter(scheduled_for=latest_tick(spec), status=Status.SUCCEEDED).exists() and (
             not rows.exclude(status=Status.SUCCEEDED).exists()
         )
 

@@ -21,7 +21,6 @@ import re
 import signal
 import time
 from collections import Counter
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from django.utils import timezone
 from core.models import Status, TaskRun, Trigger
 from core.scheduling.config import parse_task
 from tests.brokers import RECEIVED_LINE, host_pid, publish_from_test, signal_session
-from tests.processes import Proc, Processes, read_records, record_task
+from tests.processes import Proc, Processes, latest_tick, read_records, record_task, seed_last_run
 from tests.support import wait_for
 
 pytestmark = [
@@ -68,20 +67,9 @@ def test_two_clocks_and_runtasks_dispatch_to_three_workers_and_each_tick_execute
     tasks: dict[str, Any] = {"every2": entry}
     spec = parse_task("every2", entry, "UTC")
 
-    def latest_tick() -> datetime:
-        now = timezone.now()
-        return spec.ticks_between(now - timedelta(seconds=3), now)[-1]
-
     # The task last ran at its latest tick: the clocks go on from there.
-    seed = latest_tick()
-    TaskRun.objects.create(
-        task="every2",
-        scheduled_for=seed,
-        trigger=Trigger.CLOCK,
-        status=Status.SUCCEEDED,
-        started_at=seed,
-        finished_at=seed,
-    )
+    seed = latest_tick(spec)
+    seed_last_run("every2", seed)
     workers = [processes.worker(tasks, broker, name=f"w{i}") for i in range(3)]
     clocks = [processes.clock(tasks, name=f"clock{i}", **broker) for i in range(2)]
     first = int(time.time()) // 2 * 2 + 4  # the tick after next
@@ -144,7 +132,7 @@ def test_two_clocks_and_runtasks_dispatch_to_three_workers_and_each_tick_execute
             return False
         rows = TaskRun.objects.filter(task="every2")
         return (
-            rows.filter(scheduled_for=latest_tick()).exists()
+            rows.filter(scheduled_for=latest_tick(spec)).exists()
             and not rows.filter(status__in=[Status.QUEUED, Status.RUNNING]).exists()
         )
 

@@ -27,7 +27,14 @@ from django.utils import timezone
 
 from core.models import Status, TaskRun, Trigger
 from core.scheduling.config import parse_task
-from tests.processes import Proc, Processes, read_records, record_task
+from tests.processes import (
+    Proc,
+    Processes,
+    latest_tick,
+    read_records,
+    record_task,
+    seed_last_run,
+)
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -108,22 +115,11 @@ def test_runtasks_and_three_clocks_race_for_each_tick_both_win_and_each_runs_onc
     }
     specs = {name: parse_task(name, entry, "UTC") for name, entry in tasks.items()}
 
-    def latest_ticks() -> dict[str, datetime]:
-        now = timezone.now()
-        return {n: s.ticks_between(now - timedelta(seconds=3), now)[-1] for n, s in specs.items()}
-
     # Each task last ran at its latest tick: the clocks go on from there rather
     # than run every tick of the last 30 s.
-    seeds = latest_ticks()
+    seeds = {name: latest_tick(spec) for name, spec in specs.items()}
     for name, tick in seeds.items():
-        TaskRun.objects.create(
-            task=name,
-            scheduled_for=tick,
-            trigger=Trigger.CLOCK,
-            status=Status.SUCCEEDED,
-            started_at=tick,
-            finished_at=tick,
-        )
+        seed_last_run(name, tick)
     clocks = [processes.clock(tasks, name=f"clock{i}") for i in range(3)]
     wait_for(
         lambda: TaskRun.objects.filter(task="every1", scheduled_for__gt=seeds["every1"]).exists(),
@@ -159,7 +155,7 @@ def test_runtasks_and_three_clocks_race_for_each_tick_both_win_and_each_runs_onc
         if not 0.3 < time.time() % 1 < 0.7:
             return False
         rows = TaskRun.objects.filter(task__in=list(tasks))
-        latest = latest_ticks().items()
+        latest = [(name, latest_tick(spec)) for name, spec in specs.items()]
         claimed = all(rows.filter(task=n, scheduled_for=t).exists() for n, t in latest)
         return claimed and not rows.filter(status=Status.RUNNING).exists()
 
