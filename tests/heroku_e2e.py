@@ -107,6 +107,14 @@ def http_get(url: str, headers: dict[str, str] | None = None, timeout: float = 1
         return Response(exc.code, exc.read().decode(errors="replace"), dict(exc.headers))
 
 
+def http_get_gzip(url: str, timeout: float = 10) -> tuple[dict[str, str], bytes]:
+    """GET a 200 with ``Accept-Encoding: gzip``: its headers and its bytes as sent."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with _opener.open(request, timeout=timeout) as reply:
+        assert reply.status == 200, (url, reply.status)
+        return dict(reply.headers), reply.read()
+
+
 # --- Processes -------------------------------------------------------------------------
 
 

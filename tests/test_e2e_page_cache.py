@@ -9,6 +9,7 @@ shared cache.
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tests.heroku_e2e import (
     ProcessSet,
     Response,
     http_get,
+    http_get_gzip,
     manage,
     production_env,
     query,
@@ -55,6 +57,13 @@ def test_a_page_rendered_by_one_dyno_is_served_by_the_other_and_changes_with_a_s
     # The same document, generated_at included: not rendered a second time.
     assert json.loads(second.body) == json.loads(first.body)
     assert query(e2e_database, "SELECT count(*) FROM spojscore_cache")[0][0] >= 1
+    # Asked for gzip, the other dyno sends the stored gzip bytes of the same document.
+    headers, gzipped = http_get_gzip(f"{other}/problems.json")
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["ETag"] == "W/" + first.headers["ETag"]
+    assert headers["Vary"] == "Accept-Encoding"
+    assert int(headers["Content-Length"]) == len(gzipped) < len(first.body.encode()) / 4
+    assert json.loads(gzip.decompress(gzipped)) == json.loads(first.body)
 
     revalidated = http_get(f"{other}/problems.json", {"If-None-Match": first.headers["ETag"]})
     assert (revalidated.status, revalidated.body) == (304, "")

@@ -24,17 +24,24 @@ The page cache has two levels. The shared one is Django's ``default`` cache:
 the database cache (table ``spojscore_cache``, created after every
 ``migrate``: see ``core.apps``) or Redis when ``REDIS_URL`` is set; it
 survives restarts and is shared by every web dyno, so a page is rendered once
-per data version, not once per process. It holds bodies zlib-compressed
+per data version, not once per process. It holds bodies gzipped
 (``bench/page.py`` prints their sizes). In front of it each process keeps the
-decompressed bodies it served last (``PAGE_CACHE_LOCAL_MB``, least recently
-used out first), which is what lets an export be answered at nearly the rate
-of a static file. Neither level can serve a stale page: the key *is* the
-version. A cache that fails (Redis down, a missing table) is logged and
+pages it served last, both plain and gzipped (``PAGE_CACHE_LOCAL_MB``, least
+recently used out first), which is what lets an export be answered at nearly
+the rate of a static file. Neither level can serve a stale page: the key *is*
+the version. A cache that fails (Redis down, a missing table) is logged and
 skipped; the page is rendered as without it.
+
+A client that accepts gzip (``Accept-Encoding``) gets the stored gzip bytes as
+they are (``Content-Encoding: gzip``; nothing is compressed per request), with
+the ETag made weak as Django's ``GZipMiddleware`` does, since the two encodings
+are different bytes; every answer says ``Vary: Accept-Encoding``. Only stored
+pages are compressed: a ``personal`` page (a CSRF token) never is (BREACH).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -74,6 +81,9 @@ CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
 SHARED_TIMEOUT = 24 * 60 * 60
 # Headers a stored page keeps besides its content type.
 KEPT_HEADERS = ("Content-Disposition",)
+# A smaller body is sent plain: gzip's 20-byte frame would outweigh the gain
+# (Django's GZipMiddleware draws the same line).
+GZIP_MIN_BYTES = 200
 WEB_ROOT = Path(__file__).resolve().parent
 
 
@@ -256,34 +266,72 @@ def page_etag(name: str, params: Mapping[str, Any], version: DataVersion) -> str
     return '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'
 
 
+def accepts_gzip(request: HttpRequest) -> bool:
+    """Whether ``Accept-Encoding`` takes gzip: named (or ``x-gzip``, or ``*`` when
+    gzip is not named) with a quality above 0."""
+    header = request.META.get("HTTP_ACCEPT_ENCODING", "").lower()
+    if "gzip" not in header and "*" not in header:
+        return False
+    qualities: dict[str, float] = {}
+    for part in header.split(","):
+        coding, _, parameters = part.partition(";")
+        quality = 1.0
+        name, _, value = parameters.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                quality = 0.0
+        qualities[coding.strip()] = quality
+    for coding in ("gzip", "x-gzip", "*"):
+        if coding in qualities:
+            return qualities[coding] > 0
+    return False
+
+
+def gzipped(body: bytes) -> bytes:
+    """``body`` gzipped the same way every time (no timestamp in the header)."""
+    return gzip.compress(body, compresslevel=6, mtime=0)
+
+
 @dataclass(frozen=True)
 class StoredPage:
-    """A rendered 200: what a cached answer is rebuilt from."""
+    """A rendered 200: what a cached answer is rebuilt from, plain and gzipped."""
 
     content_type: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    gzip_body: bytes
 
     @classmethod
     def of(cls, response: HttpResponse) -> StoredPage:
         headers = tuple(
             (name, response[name]) for name in KEPT_HEADERS if response.has_header(name)
         )
-        return cls(response["Content-Type"], headers, response.content)
+        body = response.content
+        return cls(response["Content-Type"], headers, body, gzipped(body))
 
-    def response(self) -> HttpResponse:
-        response = HttpResponse(self.body, content_type=self.content_type)
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzip_body)
+
+    def response(self, gzip: bool = False) -> HttpResponse:
+        if gzip and len(self.body) >= GZIP_MIN_BYTES:
+            response = HttpResponse(self.gzip_body, content_type=self.content_type)
+            response["Content-Encoding"] = "gzip"
+        else:
+            response = HttpResponse(self.body, content_type=self.content_type)
         for name, value in self.headers:
             response[name] = value
         return response
 
     def packed(self) -> tuple[str, tuple[tuple[str, str], ...], bytes]:
-        return (self.content_type, self.headers, zlib.compress(self.body, 6))
+        return (self.content_type, self.headers, self.gzip_body)
 
     @classmethod
     def unpacked(cls, value: Any) -> StoredPage:
-        content_type, headers, compressed = value
-        return cls(content_type, tuple(headers), zlib.decompress(compressed))
+        content_type, headers, gzip_body = value
+        return cls(content_type, tuple(headers), gzip.decompress(gzip_body), gzip_body)
 
 
 class LocalPages:
@@ -304,17 +352,17 @@ class LocalPages:
             return page
 
     def put(self, key: str, page: StoredPage) -> None:
-        if len(page.body) > self.limit:
+        if page.size > self.limit:
             return
         with self._lock:
             old = self._pages.pop(key, None)
             if old is not None:
-                self.size -= len(old.body)
+                self.size -= old.size
             self._pages[key] = page
-            self.size += len(page.body)
+            self.size += page.size
             while self.size > self.limit:
                 _, dropped = self._pages.popitem(last=False)
-                self.size -= len(dropped.body)
+                self.size -= dropped.size
 
     def clear(self) -> None:
         with self._lock:
@@ -346,7 +394,7 @@ def fetch(etag: str) -> StoredPage | None:
         return None
     try:
         page = StoredPage.unpacked(value)
-    except (ValueError, TypeError, zlib.error):
+    except (ValueError, TypeError, EOFError, OSError, zlib.error):
         log.warning("page cache: unreadable entry %s ignored", etag)
         return None
     local_pages.put(etag, page)
@@ -415,23 +463,27 @@ def cached_page(
                 return render(request, version, *args, **kwargs)
             key = params(request, version, *args, **kwargs)
             etag = page_etag(name, key, version)
+            gzip = accepts_gzip(request)
+            # The gzipped bytes are another representation: a weak ETag (which
+            # If-None-Match still matches, comparing weakly).
+            served_etag = "W/" + etag if gzip else etag
             changed = modified(version, key)
             last_modified = int(changed.timestamp()) if changed else None
             response: HttpResponseBase | None = get_conditional_response(
-                request, etag=etag, last_modified=last_modified
+                request, etag=served_etag, last_modified=last_modified
             )
             if response is None:
                 page = fetch(etag)
-                if page is not None:
-                    response = page.response()
-                else:
+                if page is None:
                     rendered = render(request, version, *args, **kwargs)
                     if rendered.status_code != 200 or personal(request, rendered):
                         return rendered
-                    store(etag, StoredPage.of(rendered))
-                    response = rendered
+                    page = StoredPage.of(rendered)
+                    store(etag, page)
+                response = page.response(gzip)
             if response.status_code in (200, 304):
-                response["ETag"] = etag
+                response["ETag"] = served_etag
+                response["Vary"] = "Accept-Encoding"  # set whole, as Cache-Control
                 if last_modified is not None:
                     response["Last-Modified"] = http_date(last_modified)
                 response["Cache-Control"] = CACHE_CONTROL
