@@ -21,7 +21,13 @@ shared machine) hits both sides of a ratio alike:
 * the static file: the same bytes as ``/problems.json``, written into
   STATIC_ROOT before gunicorn starts and served by WhiteNoise (no Django view,
   no database) -- what serving the export can at best cost;
-* ``/healthz``: the Django floor (every middleware, a URL, a view, one query).
+* ``/healthz``: the Django floor (every middleware, a URL, a view, one query);
+* the static file gzipped (its ``.gz`` beside it, which WhiteNoise serves to a
+  client that accepts gzip): the anchor of the gzipped export.
+
+The ``gzip`` lines send ``Accept-Encoding: gzip`` and get the stored gzip bytes
+(checked once before each run: ``Content-Encoding: gzip``); every other line
+sends no ``Accept-Encoding`` and gets the plain page, as wrk does by default.
 
 Beside requests/s it prints gunicorn's CPU time per request (its processes'
 user and system time over the run, from /proc), which the other jobs on a
@@ -46,6 +52,7 @@ must answer 200 (or 304). Exits 1 on any error or missed goal.
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import platform
 import re
@@ -110,12 +117,14 @@ class Target:
     anchor: str = ""  # "static" or "healthz": what the goal compares with
     goal: float = 0.0  # minimum ratio to the anchor; 0 for none
     conditional: bool = False  # sent with If-None-Match: the page's ETag
+    gzip: bool = False  # sent with Accept-Encoding: gzip
 
 
-ANCHORS = [
-    Target("static file (WhiteNoise)", "/static/" + STATIC_NAME),
-    Target("/healthz", "/healthz"),
-]
+ANCHORS = {
+    "static": Target("static file (WhiteNoise)", "/static/" + STATIC_NAME),
+    "healthz": Target("/healthz", "/healthz"),
+    "static gz": Target("static file, gzip", "/static/" + STATIC_NAME, gzip=True),
+}
 TARGETS = [
     Target("/problems.json", "/problems.json", "static", 0.5),
     Target("/problems.csv", "/problems.csv", "static", 0.5),
@@ -125,6 +134,9 @@ TARGETS = [
     Target(USER, USER, "healthz", 0.5),
     Target(COMPARE, COMPARE, "healthz"),
     Target("/trends/", "/trends/", "healthz"),
+    Target("gzip /problems.json", "/problems.json", "static gz", 0.5, gzip=True),
+    Target("gzip /", "/", "healthz", 0.5, gzip=True),
+    Target(f"gzip {USER}", USER, "healthz", 0.5, gzip=True),
     Target("304 /", "/", "healthz", 0.8, conditional=True),
     Target("304 /?q=prime", "/?q=prime", "healthz", 0.8, conditional=True),
     Target("304 /problems.json", "/problems.json", "healthz", 0.8, conditional=True),
@@ -178,13 +190,25 @@ def parse_wrk(output: str) -> tuple[int, float, float, float, int, str]:
     return requests_done, rate, p50, p99, errors, "; ".join(details)
 
 
+def encoding(target: Target) -> dict[str, str]:
+    """The Accept-Encoding wrk sends for ``target`` (requests would send gzip by default)."""
+    return {"Accept-Encoding": "gzip" if target.gzip else "identity"}
+
+
 def check_once(base_url: str, target: Target, etags: dict[str, str]) -> str:
     """Fetch the URL once as wrk will; '' if it answers as expected, else what went wrong."""
-    headers = {"If-None-Match": etags[target.path]} if target.conditional else {}
+    headers = encoding(target)
+    if target.conditional:
+        headers["If-None-Match"] = etags[target.path]
     reply = requests.get(base_url + target.path, headers=headers, allow_redirects=False, timeout=60)
     expected = 304 if target.conditional else 200
     if reply.status_code != expected:
         return f"answered {reply.status_code}, not {expected}"
+    if (
+        reply.status_code == 200
+        and (reply.headers.get("Content-Encoding") == "gzip") != target.gzip
+    ):
+        return f"Content-Encoding {reply.headers.get('Content-Encoding')!r} with {headers}"
     return ""
 
 
@@ -230,8 +254,11 @@ def run_wrk(
         "10s",
     ]
     if target.conditional:  # the ETag as of now (the table's moves with its age text)
-        etags[target.path] = requests.get(base_url + target.path, timeout=60).headers["ETag"]
+        reply = requests.get(base_url + target.path, headers=encoding(target), timeout=60)
+        etags[target.path] = reply.headers["ETag"]
         command += ["-H", f"If-None-Match: {etags[target.path]}"]
+    if target.gzip:
+        command += ["-H", "Accept-Encoding: gzip"]
     if target.conditional or counted:
         command += ["-s", str(script)]
     command.append(base_url + target.path)
@@ -314,13 +341,17 @@ def main() -> int:
                 web.popen.wait(timeout=30)
                 (static_root / STATIC_NAME).parent.mkdir(parents=True, exist_ok=True)
                 (static_root / STATIC_NAME).write_bytes(export)
+                gz_name = STATIC_NAME + ".gz"
+                (static_root / gz_name).write_bytes(gzip.compress(export, mtime=0))
                 web, base_url = start_web(processes, env)
                 SERVER_PID[0] = web.pid
 
                 etags: dict[str, str] = {}
-                for target in ANCHORS + TARGETS:  # warm up; and the ETags to send back
+                for target in [*ANCHORS.values(), *TARGETS]:  # warm up; the ETags to send
                     for _ in range(3):
-                        reply = requests.get(base_url + target.path, timeout=60)
+                        reply = requests.get(
+                            base_url + target.path, headers=encoding(target), timeout=60
+                        )
                     if "ETag" in reply.headers:
                         etags[target.path] = reply.headers["ETag"]
                 missing = [t.path for t in TARGETS if t.conditional and t.path not in etags]
@@ -337,7 +368,7 @@ def main() -> int:
                 pairs: dict[Target, list[tuple[Measured, Measured]]] = {t: [] for t in TARGETS}
                 for _ in range(args.rounds):
                     for target in TARGETS:
-                        anchor = ANCHORS[0] if target.anchor == "static" else ANCHORS[1]
+                        anchor = ANCHORS[target.anchor]
                         counted = target.conditional  # the anchor on equal terms
                         measured_anchor = run_wrk(
                             base_url, anchor, etags, args, script, counted=counted
@@ -360,13 +391,13 @@ def report(pairs: dict[Target, list[tuple[Measured, Measured]]]) -> int:
     other jobs on the machine disturb far less than requests/s."""
     median = statistics.median
     print(
-        f"{'URL':<22}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'cpu us':>8}{'anchor':>9}"
+        f"{'URL':<24}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'cpu us':>8}{'anchor':>9}"
         f"{'req/s':>9}{'cpu us':>8}{'ratio':>7}{'goal':>13}{'errors':>7}"
     )
     failed = False
-    anchors: dict[str, list[float]] = {"static": [], "healthz": []}
+    anchors: dict[str, list[float]] = {name: [] for name in ANCHORS}
     for target, runs in pairs.items():
-        anchor_name = "static" if target.anchor == "static" else "healthz"
+        anchor_name = target.anchor
         anchors[anchor_name] += [a.rate for a, _ in runs]
         rate = median(t.rate for _, t in runs)
         ratio = median(t.rate / a.rate for a, t in runs)
@@ -377,7 +408,7 @@ def report(pairs: dict[Target, list[tuple[Measured, Measured]]]) -> int:
             goal = f"{'met' if met else 'MISSED'} {target.goal:g}x"
             failed |= not met
         print(
-            f"{target.label:<22}{rate:>9.1f}{median(t.p50_ms for _, t in runs):>8.2f}"
+            f"{target.label:<24}{rate:>9.1f}{median(t.p50_ms for _, t in runs):>8.2f}"
             f"{median(t.p99_ms for _, t in runs):>8.2f}{median(t.cpu_us for _, t in runs):>8.0f}"
             f"{anchor_name:>9}{median(a.rate for a, _ in runs):>9.1f}"
             f"{median(a.cpu_us for a, _ in runs):>8.0f}{ratio:>7.3f}{goal:>13}{errors:>7}"
@@ -388,6 +419,8 @@ def report(pairs: dict[Target, list[tuple[Measured, Measured]]]) -> int:
                     print(f"    errors on {measured.target.label}: {measured.detail}")
                     failed = True
     for name, rates in anchors.items():
+        if not rates:
+            continue
         print(
             f"anchor {name}: {len(rates)} runs, {min(rates):.0f}-{max(rates):.0f} req/s, "
             f"median {median(rates):.0f}"
