@@ -132,19 +132,30 @@ def run_rounds(
     return rounds, base_url
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def rounds_main(
+    description: str, script: str, one_round: Callable[[str], dict[str, Any]]
+) -> tuple[list[dict[str, Any]], str, str | None] | None:
+    """The command line of a benchmark made of rounds (this one, bench/users_tags.py).
+
+    In a ``--round BASE_URL`` child: run ``one_round`` and print its JSON (None).
+    Else: every round (``run_rounds``), the fake SPOJ's URL and ``--database-url``.
+    """
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--database-url", help="a PostgreSQL URL (default: a temp SQLite file)")
     parser.add_argument("--rounds", type=int, default=3, help="fresh databases to run (3)")
     parser.add_argument("--round", dest="child", metavar="BASE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_round(args.child)))
-        return
+        print(json.dumps(one_round(args.child)))
+        return None
+    rounds, base_url = run_rounds(script, args.database_url, args.rounds)
+    return rounds, base_url, args.database_url
 
-    rounds, base_url = run_rounds(__file__, args.database_url, args.rounds)
 
-    report(rounds, base_url, args.database_url)
+def main() -> None:
+    done = rounds_main(__doc__.splitlines()[0], __file__, run_round)
+    if done is not None:
+        report(*done)
 
 
 def report(rounds: list[dict[str, Any]], base_url: str, database_url: str | None) -> None:

@@ -22,8 +22,6 @@ The PostgreSQL database is dropped and created every round: its name must contai
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import sys
@@ -35,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scrape import run_rounds  # noqa: E402 - bench/scrape.py, beside this file
+from scrape import rounds_main  # noqa: E402 - bench/scrape.py, beside this file
 
 HANDLES = ["kosaksi", "demo_ana", "demo_ben", "demo_chen"]
 
@@ -81,16 +79,10 @@ def run_round(base_url: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", help="a PostgreSQL URL (default: a temp SQLite file)")
-    parser.add_argument("--rounds", type=int, default=3, help="fresh databases to run (3)")
-    parser.add_argument("--round", dest="child", metavar="BASE_URL", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(run_round(args.child)))
+    done = rounds_main(__doc__.splitlines()[0], __file__, run_round)
+    if done is None:
         return
-
-    rounds, _ = run_rounds(__file__, args.database_url, args.rounds)
+    rounds = done[0]
 
     first = rounds[0]
     load = os.getloadavg()[0]
