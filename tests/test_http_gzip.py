@@ -13,23 +13,16 @@ import pytest
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
+from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.models import Problem
 from core.web import caching
 from core.web.caching import GZIP_MIN_BYTES, DataVersion, StoredPage, accepts_gzip, local_pages
-from tests.test_http_caching import PAGES, SCRAPED, no_params
-from tests.web_data import record_scrape, spoj_problems, templates_rendered
+from tests.test_http_caching import PAGES, no_params
+from tests.web_data import record_scrape, templates_rendered
 
 GZIP = {"Accept-Encoding": "gzip, deflate, br"}
-
-
-@pytest.fixture
-def table(db: None) -> list[Problem]:
-    problems = Problem.objects.bulk_create(spoj_problems(), batch_size=500)
-    record_scrape(SCRAPED, len(problems))
-    return problems
 
 
 @pytest.mark.parametrize(
@@ -67,7 +60,7 @@ def test_no_accept_encoding_header_breaks_the_parser(header: str) -> None:
 
 @pytest.mark.parametrize("url", PAGES)
 def test_every_page_and_export_is_the_same_document_in_both_encodings(
-    client: Client, table, url: str
+    client: Client, spoj_table, url: str
 ) -> None:
     plain = client.get(url)
     packed = client.get(url, headers=GZIP)
@@ -85,7 +78,7 @@ def test_every_page_and_export_is_the_same_document_in_both_encodings(
 
 
 @pytest.mark.parametrize("first", ["plain", "gzip"])
-def test_one_rendering_serves_both_encodings(client: Client, table, first: str) -> None:
+def test_one_rendering_serves_both_encodings(client: Client, spoj_table, first: str) -> None:
     order = [{}, GZIP] if first == "plain" else [GZIP, {}]
     with templates_rendered() as rendered:
         client.get("/?q=prime", headers=order[0])
@@ -96,7 +89,9 @@ def test_one_rendering_serves_both_encodings(client: Client, table, first: str) 
     assert again == []
 
 
-def test_the_bytes_sent_are_the_bytes_stored_not_compressed_again(client: Client, table) -> None:
+def test_the_bytes_sent_are_the_bytes_stored_not_compressed_again(
+    client: Client, spoj_table
+) -> None:
     plain = client.get("/problems.json")
     stored = caches["default"].get("page:" + plain["ETag"].strip('"'))
     local_pages.clear()  # as another process would: from the shared cache
@@ -110,7 +105,7 @@ def test_the_bytes_sent_are_the_bytes_stored_not_compressed_again(client: Client
     [("gzip", "gzip"), ("gzip", "plain"), ("plain", "gzip"), ("plain", "plain")],
 )
 def test_either_etag_revalidates_either_encoding(
-    client: Client, table, sent: str, given: str
+    client: Client, spoj_table, sent: str, given: str
 ) -> None:
     # If-None-Match compares weakly: W/"x" and "x" are the same page.
     etag = client.get("/", headers=GZIP if given == "gzip" else {})["ETag"]
@@ -123,9 +118,9 @@ def test_either_etag_revalidates_either_encoding(
     assert answer["Vary"] == "Accept-Encoding"
 
 
-def test_a_stale_gzip_etag_gets_the_new_page_gzipped(client: Client, table) -> None:
+def test_a_stale_gzip_etag_gets_the_new_page_gzipped(client: Client, spoj_table) -> None:
     old = client.get("/", headers=GZIP)["ETag"]
-    record_scrape(SCRAPED.replace(hour=9), len(table))
+    record_scrape(timezone.now(), len(spoj_table))  # a newer scrape: a new data version
     caching.forget_recent_reads()
     answer = client.get("/", headers={"If-None-Match": old, **GZIP})
     assert answer.status_code == 200
@@ -133,7 +128,7 @@ def test_a_stale_gzip_etag_gets_the_new_page_gzipped(client: Client, table) -> N
     assert b"Bill of Fare" in gzip.decompress(answer.content)
 
 
-def test_a_page_with_the_visitors_csrf_token_is_never_gzipped(client: Client, table) -> None:
+def test_a_page_with_the_visitors_csrf_token_is_never_gzipped(client: Client, spoj_table) -> None:
     response = client.get("/users/", headers=GZIP)
     assert response.status_code == 200
     assert "Content-Encoding" not in response
@@ -144,7 +139,7 @@ def test_a_page_with_the_visitors_csrf_token_is_never_gzipped(client: Client, ta
     assert b"csrfmiddlewaretoken" in missing.content
 
 
-def test_a_small_body_goes_out_plain(rf, table) -> None:
+def test_a_small_body_goes_out_plain(rf, spoj_table) -> None:
     body = b"x" * (GZIP_MIN_BYTES - 1)
 
     def render(request: HttpRequest, version: DataVersion) -> HttpResponse:
@@ -161,7 +156,7 @@ def test_a_small_body_goes_out_plain(rf, table) -> None:
     assert gzip.decompress(page.response(gzip=True).content) == b"y" * GZIP_MIN_BYTES
 
 
-def test_the_gzip_bytes_are_the_same_for_the_same_page(table) -> None:
+def test_the_gzip_bytes_are_the_same_for_the_same_page(spoj_table) -> None:
     # No timestamp in the gzip header: two dynos storing one page store the same bytes.
     first = StoredPage.of(HttpResponse(b"<p>same</p>" * 100)).gzip_body
     second = StoredPage.of(HttpResponse(b"<p>same</p>" * 100)).gzip_body

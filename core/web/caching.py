@@ -463,10 +463,10 @@ def cached_page(
                 return render(request, version, *args, **kwargs)
             key = params(request, version, *args, **kwargs)
             etag = page_etag(name, key, version)
-            gzip = accepts_gzip(request)
+            wants_gzip = accepts_gzip(request)
             # The gzipped bytes are another representation: a weak ETag (which
             # If-None-Match still matches, comparing weakly).
-            served_etag = "W/" + etag if gzip else etag
+            served_etag = "W/" + etag if wants_gzip else etag
             changed = modified(version, key)
             last_modified = int(changed.timestamp()) if changed else None
             response: HttpResponseBase | None = get_conditional_response(
@@ -480,7 +480,7 @@ def cached_page(
                         return rendered
                     page = StoredPage.of(rendered)
                     store(etag, page)
-                response = page.response(gzip)
+                response = page.response(wants_gzip)
             if response.status_code in (200, 304):
                 response["ETag"] = served_etag
                 response["Vary"] = "Accept-Encoding"  # set whole, as Cache-Control
